@@ -1,0 +1,35 @@
+#include "collectives/algorithm.h"
+
+#include <array>
+
+#include "collectives/algorithms.h"
+
+namespace strata::collectives {
+
+std::span<const Algorithm* const> all_algorithms() {
+  static const std::array<const Algorithm*, 13> kAll{
+      &allreduce_ring(),  &allreduce_recursive_doubling(), &allgather_ring(), &reduce_scatter_ring(),
+      &broadcast_tree(),  &broadcast_chain(),              &reduce_tree(),    &reduce_chain(),
+      &alltoall_pairwise(), &gather_direct(),              &scatter_direct(), &send_direct(),
+      &recv_direct()};
+  return kAll;
+}
+
+const Algorithm* find_algorithm(Collective collective, std::string_view name) {
+  for (const Algorithm* algorithm : all_algorithms())
+    if (algorithm->collective() == collective && algorithm->name() == name) return algorithm;
+  return nullptr;
+}
+
+uint64_t pipeline_segments(const CollectiveRequest& request, uint64_t bytes, uint64_t stages) {
+  const uint64_t segment_bytes = request.segment_bytes ? request.segment_bytes : kDefaultSegmentBytes;
+  return segment_count(bytes, segment_bytes, kMaxMessagesPerPair / std::max<uint64_t>(stages, 1));
+}
+
+int ceil_log2(int n) {
+  int log = 0;
+  while ((1 << log) < n) ++log;
+  return log;
+}
+
+}  // namespace strata::collectives

@@ -1,0 +1,36 @@
+// The flat algorithms. Each lives in its own file as a class in an anonymous
+// namespace; these functions hand out the single instance for the registry.
+#pragma once
+
+#include "collectives/algorithm.h"
+
+namespace strata::collectives {
+
+// Default pipelining unit: big enough that per-message overhead is small next
+// to the copy, small enough that a ring's stages overlap.
+inline constexpr uint64_t kDefaultSegmentBytes = uint64_t{1} << 20;
+// Each pair of ranks exchanges at most this many messages per operation: the
+// message index has 18 bits in the wire tag (runtime/wire_tag.h).
+inline constexpr uint64_t kMaxMessagesPerPair = uint64_t{1} << 17;
+
+// Segments to cut a block of `bytes` into when an operation sends `stages`
+// blocks to the same peer.
+uint64_t pipeline_segments(const CollectiveRequest& request, uint64_t bytes, uint64_t stages);
+
+int ceil_log2(int n);
+
+const Algorithm& allreduce_ring();
+const Algorithm& allreduce_recursive_doubling();
+const Algorithm& allgather_ring();
+const Algorithm& reduce_scatter_ring();
+const Algorithm& broadcast_tree();
+const Algorithm& broadcast_chain();
+const Algorithm& reduce_tree();
+const Algorithm& reduce_chain();
+const Algorithm& alltoall_pairwise();
+const Algorithm& gather_direct();
+const Algorithm& scatter_direct();
+const Algorithm& send_direct();
+const Algorithm& recv_direct();
+
+}  // namespace strata::collectives

@@ -1,0 +1,161 @@
+#include "collectives/schedule.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <map>
+
+#include "common/error.h"
+
+namespace strata::collectives {
+
+std::string_view step_kind_name(StepKind kind) {
+  static constexpr std::array<std::string_view, 6> kNames{"send",   "recv", "recv_reduce",
+                                                          "reduce", "copy", "finish"};
+  return kNames[static_cast<int>(kind)];
+}
+
+namespace {
+
+bool reads_src(StepKind kind) {
+  return kind == StepKind::kSend || kind == StepKind::kRecvReduce || kind == StepKind::kReduce ||
+         kind == StepKind::kCopy;
+}
+bool writes_dst(StepKind kind) { return kind != StepKind::kSend; }
+bool is_transfer(StepKind kind) {
+  return kind == StepKind::kSend || kind == StepKind::kRecv || kind == StepKind::kRecvReduce;
+}
+
+void check_region(const RankSchedule& schedule, StepId id, const Region& region, const char* which) {
+  if (region.buffer >= kBufferCount)
+    fail(ErrorCode::kInternal, {schedule.rank, -1, "schedule"}, "step {} {}: buffer {} out of range", id,
+         which, region.buffer);
+  if (region.buffer == kScratchBuffer && region.offset + region.bytes > schedule.scratch_bytes)
+    fail(ErrorCode::kInternal, {schedule.rank, -1, "schedule"},
+         "step {} {}: scratch [{}, +{}) exceeds the {} reserved bytes", id, which, region.offset,
+         region.bytes, schedule.scratch_bytes);
+}
+
+std::string region_text(const Region& region) {
+  static constexpr std::array<std::string_view, kBufferCount> kNames{"send", "recv", "scratch"};
+  return fmt::format("{}[{}+{}]", kNames[region.buffer], region.offset, region.bytes);
+}
+
+}  // namespace
+
+void RankSchedule::finalize() {
+  const size_t n = steps.size();
+  dependency_counts.assign(n, 0);
+  dependents_offsets.assign(n + 1, 0);
+  std::map<int, uint32_t> sends_to, recvs_from;
+  staging_bytes = 0;
+  for (StepId id = 0; id < n; ++id) {
+    Step& step = steps[id];
+    if (writes_dst(step.kind)) check_region(*this, id, step.dst, "dst");
+    if (reads_src(step.kind)) check_region(*this, id, step.src, "src");
+    if (step.kind == StepKind::kReduce) check_region(*this, id, step.src2, "src2");
+    if (is_transfer(step.kind) && (step.peer < 0 || step.peer >= request.nranks || step.peer == rank))
+      fail(ErrorCode::kInternal, {rank, step.peer, "schedule"}, "step {}: bad peer", id);
+    for (StepId dep : step.deps) {
+      if (dep >= id)
+        fail(ErrorCode::kInternal, {rank, -1, "schedule"}, "step {} depends on later step {}", id, dep);
+      ++dependents_offsets[dep + 1];
+    }
+    dependency_counts[id] = static_cast<uint32_t>(step.deps.size());
+    if (step.kind == StepKind::kSend) step.message_index = sends_to[step.peer]++;
+    if (step.kind == StepKind::kRecv || step.kind == StepKind::kRecvReduce)
+      step.message_index = recvs_from[step.peer]++;
+    if (step.kind == StepKind::kRecvReduce) {
+      // Each recv_reduce gets its own landing area so that any number may be in
+      // flight at once. Costs up to the payload size in host memory.
+      step.staging_offset = staging_bytes;
+      staging_bytes += (step.dst.bytes + 63) & ~uint64_t{63};
+    }
+  }
+  for (size_t i = 0; i < n; ++i) dependents_offsets[i + 1] += dependents_offsets[i];
+  dependents.assign(dependents_offsets[n], 0);
+  std::vector<uint32_t> fill(dependents_offsets.begin(), dependents_offsets.end() - 1);
+  for (StepId id = 0; id < n; ++id)
+    for (StepId dep : steps[id].deps) dependents[fill[dep]++] = id;
+}
+
+std::string RankSchedule::describe() const {
+  std::string text = fmt::format("rank {} of {}: {} {} x{} scratch={}B\n", rank, request.nranks,
+                                 collective_name(request.collective), datatype_name(request.dtype),
+                                 request.count, scratch_bytes);
+  for (StepId id = 0; id < steps.size(); ++id) {
+    const Step& step = steps[id];
+    text += fmt::format("  {:4} {:<11}", id, step_kind_name(step.kind));
+    if (step.peer >= 0) text += fmt::format(" peer={}", step.peer);
+    if (writes_dst(step.kind)) text += " dst=" + region_text(step.dst);
+    if (reads_src(step.kind)) text += " src=" + region_text(step.src);
+    if (step.kind == StepKind::kReduce) text += " src2=" + region_text(step.src2);
+    if (!step.deps.empty()) text += fmt::format(" after {}", fmt::join(step.deps, ","));
+    text += "\n";
+  }
+  return text;
+}
+
+ScheduleBuilder::ScheduleBuilder(const CollectiveRequest& request, int rank)
+    : element_size_(datatype_size(request.dtype)) {
+  schedule_.rank = rank;
+  schedule_.request = request;
+}
+
+Region ScheduleBuilder::region(uint32_t buffer, uint64_t element_offset, uint64_t element_count) const {
+  return {buffer, element_offset * element_size_, element_count * element_size_};
+}
+
+void ScheduleBuilder::reserve_scratch(uint64_t element_count) {
+  schedule_.scratch_bytes = std::max(schedule_.scratch_bytes, element_count * element_size_);
+}
+
+StepId ScheduleBuilder::add(Step step, std::initializer_list<StepId> deps) {
+  for (StepId dep : deps)
+    if (dep != kNoStep) step.deps.push_back(dep);
+  schedule_.steps.push_back(std::move(step));
+  return static_cast<StepId>(schedule_.steps.size() - 1);
+}
+
+StepId ScheduleBuilder::send(int peer, Region src, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kSend, .peer = peer, .src = src}, deps);
+}
+StepId ScheduleBuilder::recv(int peer, Region dst, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kRecv, .peer = peer, .dst = dst}, deps);
+}
+StepId ScheduleBuilder::recv_reduce(int peer, Region dst, Region local, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kRecvReduce, .peer = peer, .dst = dst, .src = local}, deps);
+}
+StepId ScheduleBuilder::reduce(Region dst, Region a, Region b, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kReduce, .dst = dst, .src = a, .src2 = b}, deps);
+}
+StepId ScheduleBuilder::copy(Region dst, Region src, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kCopy, .dst = dst, .src = src}, deps);
+}
+StepId ScheduleBuilder::finish(Region dst, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kFinish, .dst = dst}, deps);
+}
+
+void ScheduleBuilder::add_dependency(StepId step, StepId on) {
+  if (on != kNoStep) schedule_.steps.at(step).deps.push_back(on);
+}
+
+void ScheduleBuilder::finish_after_all(Region dst) {
+  if (schedule_.request.finish.kind == FinishKind::kNone) return;
+  Step step{.kind = StepKind::kFinish, .dst = dst};
+  for (StepId id = 0; id < schedule_.steps.size(); ++id) step.deps.push_back(id);
+  schedule_.steps.push_back(std::move(step));
+}
+
+RankSchedule ScheduleBuilder::take() {
+  schedule_.finalize();
+  return std::move(schedule_);
+}
+
+uint64_t segment_count(uint64_t bytes, uint64_t segment_bytes, uint64_t max_segments) {
+  if (bytes == 0 || segment_bytes == 0) return 1;
+  const uint64_t wanted = (bytes + segment_bytes - 1) / segment_bytes;
+  return std::clamp<uint64_t>(wanted, 1, std::max<uint64_t>(max_segments, 1));
+}
+
+}  // namespace strata::collectives

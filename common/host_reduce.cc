@@ -1,0 +1,41 @@
+#include "common/host_reduce.h"
+
+#include <cstring>
+
+#include "common/reduce_functors.h"
+
+namespace strata {
+namespace {
+
+// Tight loops over restrict-free pointers: dst may alias a, so the compiler
+// vectorises with a runtime overlap check, which it does for these shapes.
+template <typename T, ReduceOp kOp>
+void reduce_loop(T* dst, const T* a, const T* b, size_t count) {
+  for (size_t i = 0; i < count; ++i) dst[i] = reduce_element<T, kOp>(a[i], b[i]);
+}
+
+}  // namespace
+
+void host_reduce(DataType type, ReduceOp op, void* dst, const void* a, const void* b, size_t count) {
+  visit_datatype(type, [&]<typename T>() {
+    visit_reduce_op(op, [&]<ReduceOp kOp>() {
+      reduce_loop<T, kOp>(static_cast<T*>(dst), static_cast<const T*>(a), static_cast<const T*>(b), count);
+    });
+  });
+}
+
+void host_finish(DataType type, const Finish& finish, void* data, size_t count) {
+  if (finish.kind == FinishKind::kNone) return;
+  visit_datatype(type, [&]<typename T>() {
+    T* values = static_cast<T*>(data);
+    if (finish.kind == FinishKind::kDivide) {
+      for (size_t i = 0; i < count; ++i) values[i] = divide_element(values[i], finish.divisor);
+    } else {
+      T scalar;
+      std::memcpy(&scalar, finish.scalar, sizeof(T));
+      for (size_t i = 0; i < count; ++i) values[i] = multiply_element(values[i], scalar);
+    }
+  });
+}
+
+}  // namespace strata

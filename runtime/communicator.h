@@ -1,0 +1,119 @@
+// The native C++ API: a communicator is one rank's handle on a group of
+// ranks. The NCCL C API, the perf harness and (later) Python sit on this.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collectives/request.h"
+#include "common/datatype.h"
+#include "common/error.h"
+#include "topology/topology.h"
+
+namespace strata::runtime {
+
+class Bootstrap;
+class Transport;
+class PlanCache;
+
+struct CommOptions {
+  std::string name;  // for logs
+};
+
+// One collective or point-to-point call with its buffers.
+struct Operation {
+  collectives::CollectiveRequest request;  // request.nranks is filled in by the communicator
+  const void* send = nullptr;
+  void* recv = nullptr;
+  std::string algorithm;  // force this algorithm; empty: STRATA_ALGO, else the planner
+};
+
+// What the planner chose for an operation, for --explain and STRATA_DEBUG.
+struct PlanChoice {
+  std::string algorithm;
+  double predicted_seconds = 0;
+  std::string reason;  // why (forced, or the ranking of candidates)
+};
+
+class Communicator {
+ public:
+  // Rank bootstrap.rank() of bootstrap.size() ranks, over a new UCX transport.
+  static std::shared_ptr<Communicator> create(Bootstrap& bootstrap, const CommOptions& options = {});
+  // All ranks of a communicator inside this process (ncclCommInitAll),
+  // joined by the in-process transport.
+  static std::vector<std::shared_ptr<Communicator>> create_local(int nranks, const CommOptions& options = {});
+
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  const std::string& name() const { return name_; }
+  const topology::Topology& topology() const { return topology_; }
+
+  // Validates `op` (throwing Error(kInvalidArgument) that names the argument
+  // and this rank), then runs it to completion, or queues it until
+  // group_end() when a group is open on this thread.
+  void run(Operation op);
+
+  void all_reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, Finish finish = {});
+  void broadcast(const void* send, void* recv, uint64_t count, DataType type, int root);
+  void reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, int root,
+              Finish finish = {});
+  void all_gather(const void* send, void* recv, uint64_t send_count, DataType type);
+  void reduce_scatter(const void* send, void* recv, uint64_t recv_count, DataType type, ReduceOp op,
+                      Finish finish = {});
+  void all_to_all(const void* send, void* recv, uint64_t count, DataType type);
+  void gather(const void* send, void* recv, uint64_t send_count, DataType type, int root);
+  void scatter(const void* send, void* recv, uint64_t recv_count, DataType type, int root);
+  void send(const void* data, uint64_t count, DataType type, int peer);
+  void recv(void* data, uint64_t count, DataType type, int peer);
+  void barrier();
+
+  // Collective over this communicator: ranks with the same color form a new
+  // communicator, ordered by (key, rank). A negative color returns nullptr.
+  std::shared_ptr<Communicator> split(int color, int key, const CommOptions& options = {});
+
+  // Makes every pending and later call on this communicator fail with
+  // Error(kAborted); wakes waiters within milliseconds.
+  void abort();
+  bool aborted() const { return aborted_.load(); }
+
+  // The first error an operation on this communicator hit, if any.
+  std::optional<Error> async_error() const;
+
+  PlanChoice plan(const Operation& op) const;
+
+  // Internal: used by the group executor.
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  Communicator(int rank, int size, std::string name, topology::Topology topology, std::unique_ptr<Impl> impl);
+
+  int rank_;
+  int size_;
+  std::string name_;
+  topology::Topology topology_;
+  std::atomic<bool> aborted_{false};
+  mutable std::mutex error_mutex_;
+  std::optional<Error> async_error_;
+  std::unique_ptr<Impl> impl_;
+
+  friend class GroupRunner;
+};
+
+// ncclGroupStart/ncclGroupEnd for the calling thread. Groups nest; the
+// outermost group_end runs every queued operation together, so that
+// send/recv pairs and collectives on several communicators never deadlock.
+void group_start();
+void group_end();
+int group_depth();
+
+}  // namespace strata::runtime

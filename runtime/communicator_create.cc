@@ -1,0 +1,126 @@
+// Building communicators: from a bootstrap (one rank per process, UCX), all
+// ranks in this process (loopback), and by splitting an existing one.
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "common/log.h"
+#include "runtime/bootstrap/bootstrap.h"
+#include "runtime/communicator_impl.h"
+#include "runtime/config/config.h"
+#include "runtime/transport/loopback/loopback_transport.h"
+#include "runtime/transport/ucx/ucx_transport.h"
+#include "topology/host_identity.h"
+
+namespace strata::runtime {
+namespace {
+
+constexpr size_t kHostIdBytes = 256;
+
+topology::Topology exchange_host_ids(Bootstrap& bootstrap) {
+  std::string mine = topology::detect_host_id(config().hostid);
+  mine.resize(kHostIdBytes, '\0');
+  const std::vector<std::byte> all = bootstrap.allgather(std::as_bytes(std::span(mine)));
+  std::vector<std::string> host_ids;
+  for (int rank = 0; rank < bootstrap.size(); ++rank) {
+    const char* begin = reinterpret_cast<const char*>(all.data()) + rank * kHostIdBytes;
+    host_ids.emplace_back(begin, strnlen(begin, kHostIdBytes));
+  }
+  return topology::Topology::from_host_ids(std::move(host_ids));
+}
+
+// Busy-polling only pays when every rank on the host has a core to itself;
+// otherwise spinning ranks steal the cores their peers need to progress.
+int choose_spin_us(const topology::Topology& topology, int rank) {
+  if (config().spin_us >= 0) return config().spin_us;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const int local = topology.ranks_on_node(topology.node_of_rank[rank]);
+  return static_cast<unsigned>(local) <= cores ? 100 : 0;
+}
+
+uint32_t child_comm_id(uint32_t parent, uint32_t split, int color) {
+  // FNV-1a over the lineage; every member of the child computes the same id.
+  uint64_t hash = 1469598103934665603ull;
+  for (uint64_t value : {uint64_t{parent}, uint64_t{split}, static_cast<uint64_t>(color)}) {
+    hash ^= value;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<uint32_t>(hash ^ (hash >> 32)) & 0xfff;
+}
+
+}  // namespace
+
+Communicator::Communicator(int rank, int size, std::string name, topology::Topology topology,
+                           std::unique_ptr<Impl> impl)
+    : rank_(rank), size_(size), name_(std::move(name)), topology_(std::move(topology)), impl_(std::move(impl)) {
+  impl_->sends_to.assign(size, 0);
+  impl_->receives_from.assign(size, 0);
+  impl_->limits.timeout_s = config().timeout_s;
+  log(LogLevel::kInfo, "comm '{}' rank {}/{}: transport {}, {} host(s), {} rank(s) on this host, spin {}us",
+      name_, rank_, size_, impl_->transport->name(), topology_.node_count,
+      topology_.ranks_on_node(topology_.node_of_rank[rank_]), impl_->limits.spin_us);
+}
+
+Communicator::~Communicator() = default;
+
+std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const CommOptions& options) {
+  topology::Topology topology = exchange_host_ids(bootstrap);
+  auto impl = std::make_unique<Impl>();
+  impl->transport = create_ucx_transport(bootstrap, UcxTransportOptions{.allow_shared_memory = config().ucx_shm});
+  for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
+  impl->comm_id = 1;
+  impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());
+  return std::shared_ptr<Communicator>(
+      new Communicator(bootstrap.rank(), bootstrap.size(), options.name, std::move(topology), std::move(impl)));
+}
+
+std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks, const CommOptions& options) {
+  if (nranks < 1) fail(ErrorCode::kInvalidArgument, {}, "ndev={} must be at least 1", nranks);
+  const std::string host = topology::detect_host_id(config().hostid);
+  const topology::Topology topology = topology::Topology::from_host_ids(std::vector<std::string>(nranks, host));
+  std::vector<std::shared_ptr<Communicator>> communicators;
+  for (auto& transport : create_loopback_transports(nranks)) {
+    auto impl = std::make_unique<Impl>();
+    const int rank = transport->rank();
+    impl->transport = std::move(transport);
+    for (int peer = 0; peer < nranks; ++peer) impl->transport_rank_of.push_back(peer);
+    impl->comm_id = 1;
+    impl->limits.spin_us = 0;  // loopback transfers complete inside post; waiting is a condition variable
+    communicators.push_back(
+        std::shared_ptr<Communicator>(new Communicator(rank, nranks, options.name, topology, std::move(impl))));
+  }
+  return communicators;
+}
+
+std::shared_ptr<Communicator> Communicator::split(int color, int key, const CommOptions& options) {
+  if (group_depth() > 0)
+    fail(ErrorCode::kInvalidUsage, {rank_, -1, "split"}, "cannot split a communicator inside a group");
+  // Everyone learns everyone's (color, key) over the data plane.
+  const int32_t mine[2] = {color, key};
+  std::vector<int32_t> all(2 * size_);
+  all_gather(mine, all.data(), 2, DataType::kInt32);
+  const uint32_t split_number = impl_->splits++;
+  if (color < 0) return nullptr;
+
+  std::vector<int> members;
+  for (int rank = 0; rank < size_; ++rank)
+    if (all[2 * rank] == color) members.push_back(rank);
+  std::stable_sort(members.begin(), members.end(), [&](int a, int b) { return all[2 * a + 1] < all[2 * b + 1]; });
+
+  auto impl = std::make_unique<Impl>();
+  impl->transport = impl_->transport;
+  std::vector<std::string> hosts;
+  for (int member : members) {
+    impl->transport_rank_of.push_back(impl_->transport_rank_of[member]);
+    hosts.push_back(topology_.host_of_rank[member]);
+  }
+  impl->comm_id = child_comm_id(impl_->comm_id, split_number, color);
+  impl->limits.spin_us = impl_->limits.spin_us;
+  const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
+  return std::shared_ptr<Communicator>(new Communicator(new_rank, static_cast<int>(members.size()),
+                                                        options.name.empty() ? name_ : options.name,
+                                                        topology::Topology::from_host_ids(std::move(hosts)),
+                                                        std::move(impl)));
+}
+
+}  // namespace strata::runtime

@@ -1,0 +1,41 @@
+// A communicator's private state, shared by communicator*.cc and group.cc.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "collectives/link_cost.h"
+#include "runtime/communicator.h"
+#include "runtime/executor.h"
+#include "runtime/plan_cache.h"
+#include "runtime/transport/transport.h"
+
+namespace strata::runtime {
+
+struct Communicator::Impl {
+  std::shared_ptr<Transport> transport;  // shared with communicators split from this one
+  std::vector<int> transport_rank_of;    // communicator rank -> transport endpoint
+  uint32_t comm_id = 0;
+  uint32_t collective_sequence = 0;
+  std::vector<uint32_t> sends_to, receives_from;  // point-to-point sequence per peer
+  uint32_t splits = 0;
+  PlanCache plans;
+  std::vector<std::vector<std::byte>> arenas;  // scratch + staging, one per operation of a group
+  collectives::LinkCost link_cost;
+  ExecutionLimits limits;
+};
+
+// An operation queued by a group, or run alone.
+struct PendingOperation {
+  Communicator* communicator;
+  Operation operation;
+};
+
+// Runs operations on one or more communicators together (group.cc).
+void run_together(std::vector<PendingOperation>& operations);
+
+// Holds an operation until the calling thread's outermost group_end().
+void queue_in_group(PendingOperation operation);
+
+}  // namespace strata::runtime

@@ -1,0 +1,166 @@
+#include "runtime/config/config.h"
+
+#include <array>
+#include <cstdlib>
+#include <mutex>
+#include <memory>
+
+#include "common/error.h"
+
+namespace strata::runtime {
+namespace {
+
+// The one table. Order matters only for printing.
+constexpr std::array kTable{
+    ConfigVar{"STRATA_DEBUG", ConfigType::kChoice, "WARN",
+              "What the runtime logs to stderr: NONE, WARN, INFO (decisions per communicator), "
+              "TRACE (per call and schedule)",
+              "NONE,WARN,INFO,TRACE"},
+    ConfigVar{"STRATA_TIMEOUT", ConfigType::kFloat, "300",
+              "Seconds any blocking wait (bootstrap, collective) may last before it fails", ""},
+    ConfigVar{"STRATA_ALGO", ConfigType::kString, "",
+              "Force an algorithm: a name for every collective that has it (ring), or "
+              "collective=name pairs (allreduce=ring,broadcast=tree)",
+              ""},
+    ConfigVar{"STRATA_CHUNK", ConfigType::kBytes, "0",
+              "Pipelining segment size in bytes (K/M/G suffixes); 0 lets each algorithm choose", ""},
+    ConfigVar{"STRATA_SPIN_US", ConfigType::kInt, "-1",
+              "Microseconds to busy-poll before sleeping in the kernel; -1 spins only when this "
+              "host has at least as many cores as ranks",
+              "-1..1000000"},
+    ConfigVar{"STRATA_SOCKET_IFNAME", ConfigType::kString, "",
+              "Network interface whose address ncclGetUniqueId advertises (default: first "
+              "non-loopback interface that is up)",
+              ""},
+    ConfigVar{"STRATA_HOSTID", ConfigType::kString, "",
+              "Host identity of this rank (default: hostname plus network-namespace id)", ""},
+    ConfigVar{"STRATA_UCX_SHM", ConfigType::kBool, "1",
+              "Let UCX use shared memory between ranks on one host (0: network transports only)", ""},
+};
+
+[[noreturn]] void bad_value(const ConfigVar& var, std::string_view value, std::string_view why) {
+  fail(ErrorCode::kInvalidArgument, {-1, -1, "configuration"}, "{}='{}': {} (expected {})", var.name,
+       value, why, var.help);
+}
+
+int64_t parse_int(const ConfigVar& var, std::string_view value) {
+  try {
+    size_t used = 0;
+    const int64_t parsed = std::stoll(std::string(value), &used);
+    if (used != value.size()) bad_value(var, value, "not an integer");
+    return parsed;
+  } catch (const std::logic_error&) {
+    bad_value(var, value, "not an integer");
+  }
+}
+
+double parse_float(const ConfigVar& var, std::string_view value) {
+  try {
+    size_t used = 0;
+    const double parsed = std::stod(std::string(value), &used);
+    if (used != value.size() || parsed < 0) bad_value(var, value, "not a non-negative number");
+    return parsed;
+  } catch (const std::logic_error&) {
+    bad_value(var, value, "not a number");
+  }
+}
+
+int choice_index(const ConfigVar& var, std::string_view value) {
+  std::string_view rest = var.choices;
+  for (int index = 0; !rest.empty(); ++index) {
+    const size_t comma = rest.find(',');
+    if (rest.substr(0, comma) == value) return index;
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  bad_value(var, value, fmt::format("not one of {}", var.choices));
+}
+
+bool parse_bool(const ConfigVar& var, std::string_view value) {
+  if (value == "1" || value == "true" || value == "yes") return true;
+  if (value == "0" || value == "false" || value == "no") return false;
+  bad_value(var, value, "not a boolean (0/1)");
+}
+
+void apply(Config& config, const ConfigVar& var, std::string_view value) {
+  const std::string_view name = var.name;
+  if (name == "STRATA_DEBUG") config.debug = static_cast<LogLevel>(choice_index(var, value));
+  else if (name == "STRATA_TIMEOUT") config.timeout_s = parse_float(var, value);
+  else if (name == "STRATA_ALGO") config.algo = value;
+  else if (name == "STRATA_CHUNK") {
+    try {
+      config.chunk_bytes = parse_bytes(value);
+    } catch (const Error&) {
+      bad_value(var, value, "not a byte count");
+    }
+  } else if (name == "STRATA_SPIN_US") {
+    const int64_t spin = parse_int(var, value);
+    if (spin < -1 || spin > 1000000) bad_value(var, value, "out of range");
+    config.spin_us = static_cast<int>(spin);
+  } else if (name == "STRATA_SOCKET_IFNAME") config.socket_ifname = value;
+  else if (name == "STRATA_HOSTID") config.hostid = value;
+  else if (name == "STRATA_UCX_SHM") config.ucx_shm = parse_bool(var, value);
+  else fail(ErrorCode::kInternal, {}, "config variable {} has no parser", name);
+}
+
+std::mutex g_mutex;
+std::unique_ptr<Config> g_config;
+
+}  // namespace
+
+std::span<const ConfigVar> config_table() { return kTable; }
+
+uint64_t parse_bytes(std::string_view text) {
+  if (text.empty()) fail(ErrorCode::kInvalidArgument, {}, "empty byte count");
+  uint64_t multiplier = 1;
+  switch (text.back()) {
+    case 'K': case 'k': multiplier = uint64_t{1} << 10; break;
+    case 'M': case 'm': multiplier = uint64_t{1} << 20; break;
+    case 'G': case 'g': multiplier = uint64_t{1} << 30; break;
+    default: break;
+  }
+  if (multiplier != 1) text.remove_suffix(1);
+  uint64_t value = 0;
+  if (text.empty()) fail(ErrorCode::kInvalidArgument, {}, "byte count has no digits");
+  for (char c : text) {
+    if (c < '0' || c > '9') fail(ErrorCode::kInvalidArgument, {}, "byte count '{}' is not a number", text);
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value * multiplier;
+}
+
+Config parse_config(const char* (*lookup)(const char* name)) {
+  Config config;
+  for (const ConfigVar& var : kTable) {
+    const char* set = lookup(std::string(var.name).c_str());
+    apply(config, var, set ? std::string_view(set) : var.default_value);
+  }
+  return config;
+}
+
+const Config& config() {
+  std::lock_guard lock(g_mutex);
+  if (!g_config) {
+    g_config = std::make_unique<Config>(parse_config([](const char* name) -> const char* { return std::getenv(name); }));
+    set_log_level(g_config->debug);
+  }
+  return *g_config;
+}
+
+void reload_config() {
+  {
+    std::lock_guard lock(g_mutex);
+    g_config.reset();
+  }
+  config();
+}
+
+std::vector<std::pair<std::string, std::string>> config_values() {
+  std::vector<std::pair<std::string, std::string>> values;
+  for (const ConfigVar& var : kTable) {
+    const char* set = std::getenv(std::string(var.name).c_str());
+    values.emplace_back(var.name, set ? set : std::string(var.default_value));
+  }
+  return values;
+}
+
+}  // namespace strata::runtime

@@ -1,0 +1,56 @@
+// Every STRATA_* environment variable, declared once in one table (config.cc)
+// with its type, default and help, parsed once into a typed Config.
+// Nothing else in Strata reads the environment for STRATA_* settings.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+
+namespace strata::runtime {
+
+struct Config {
+  LogLevel debug = LogLevel::kWarn;
+  double timeout_s = 0;
+  std::string algo;            // "" = planner's choice; "ring" or "allreduce=ring,broadcast=tree"
+  uint64_t chunk_bytes = 0;    // pipelining segment; 0 = algorithm's default
+  int spin_us = 0;             // busy-poll this long before sleeping; -1 = decide from core count
+  std::string socket_ifname;   // interface for the unique-id rendezvous
+  std::string hostid;          // overrides the detected host identity
+  bool ucx_shm = true;         // let UCX use shared memory between ranks of one host
+};
+
+enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };
+
+struct ConfigVar {
+  std::string_view name;
+  ConfigType type;
+  std::string_view default_value;
+  std::string_view help;
+  std::string_view choices;  // kChoice: comma-separated; kInt: "min..max"
+};
+
+// The table, in declaration order.
+std::span<const ConfigVar> config_table();
+
+// The process's configuration, parsed from the environment on first use.
+// Throws Error(kInvalidArgument) naming the variable for a bad value.
+const Config& config();
+
+// Parses a configuration from `lookup` (name -> value or nullptr); for tests.
+Config parse_config(const char* (*lookup)(const char* name));
+
+// Re-reads the environment (tests that setenv between cases).
+void reload_config();
+
+// Current value of each variable as text (set, or the default), for strata-info.
+std::vector<std::pair<std::string, std::string>> config_values();
+
+// Parses "64K", "1M", "2G", "4096" into bytes.
+uint64_t parse_bytes(std::string_view text);
+
+}  // namespace strata::runtime

@@ -1,0 +1,40 @@
+// Runs schedules: posts each step once its dependencies are done, drives the
+// transports, reduces received data, and fails cleanly on a transport error,
+// an abort or a timeout (cancelling whatever is still posted).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <span>
+
+#include "collectives/schedule.h"
+#include "runtime/transport/transport.h"
+#include "runtime/wire_tag.h"
+
+namespace strata::runtime {
+
+// One rank's schedule bound to memory and a transport.
+struct BoundOperation {
+  const collectives::RankSchedule* schedule = nullptr;
+  std::array<std::byte*, collectives::kBufferCount> buffers{};  // send, recv, scratch
+  std::byte* staging = nullptr;  // schedule->staging_bytes for recv_reduce
+  Finish finish{};               // the call's own finish (cached schedules keep an old one)
+  Transport* transport = nullptr;
+  const int* transport_rank_of = nullptr;  // group rank -> transport endpoint
+  WireTag tag{};
+  const std::atomic<bool>* aborted = nullptr;
+  int rank = -1;  // for error messages
+};
+
+struct ExecutionLimits {
+  double timeout_s = 300;
+  int spin_us = 0;  // busy-poll this long after the last event before sleeping
+};
+
+// Runs all operations together to completion. Throws Error(kRemote) for a
+// failed transfer, kTimeout past the limit, kAborted if any operation's
+// aborted flag is set.
+void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits);
+
+}  // namespace strata::runtime

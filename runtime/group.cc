@@ -1,0 +1,116 @@
+// Groups and the path every operation takes to the executor: plan (cached),
+// number its messages, bind memory, run, and record failures on the
+// communicators involved.
+#include <map>
+
+#include "collectives/planner.h"
+#include "common/log.h"
+#include "runtime/communicator_impl.h"
+#include "runtime/config/config.h"
+
+namespace strata::runtime {
+
+using collectives::Collective;
+
+namespace {
+
+struct GroupState {
+  int depth = 0;
+  std::vector<PendingOperation> queued;
+};
+thread_local GroupState t_group;
+
+std::byte* arena(Communicator::Impl& impl, size_t index, uint64_t bytes) {
+  if (impl.arenas.size() <= index) impl.arenas.resize(index + 1);
+  auto& memory = impl.arenas[index];
+  if (memory.size() < bytes) memory.resize(bytes);
+  return memory.data();
+}
+
+// The sequence number that keeps this operation's tags apart from others.
+WireTag tag_for(Communicator::Impl& impl, const collectives::CollectiveRequest& request) {
+  switch (request.collective) {
+    case Collective::kSend: return {impl.comm_id, true, impl.sends_to[request.root]++};
+    case Collective::kRecv: return {impl.comm_id, true, impl.receives_from[request.root]++};
+    default: return {impl.comm_id, false, impl.collective_sequence++};
+  }
+}
+
+std::string forced_algorithm(const Operation& op) {
+  if (!op.algorithm.empty()) return op.algorithm;
+  return collectives::forced_algorithm_for(config().algo, op.request.collective);
+}
+
+}  // namespace
+
+class GroupRunner {
+ public:
+  static BoundOperation bind(PendingOperation& pending, size_t arena_index) {
+    Communicator& comm = *pending.communicator;
+    Communicator::Impl& impl = comm.impl();
+    Operation& op = pending.operation;
+    op.request.segment_bytes = config().chunk_bytes;
+    CachedPlan& plan = impl.plans.get(op.request, comm.rank(), impl.link_cost, forced_algorithm(op));
+    if (!plan.logged) {
+      plan.logged = true;
+      log(LogLevel::kInfo, "comm '{}' rank {}/{}: {} {} x{} -> {} ({})", comm.name(), comm.rank(), comm.size(),
+          collectives::collective_name(op.request.collective), datatype_name(op.request.dtype), op.request.count,
+          plan.algorithm, plan.reason);
+    }
+    const auto& schedule = *plan.schedule;
+    std::byte* memory = arena(impl, arena_index, schedule.scratch_bytes + schedule.staging_bytes);
+    BoundOperation bound;
+    bound.schedule = plan.schedule.get();
+    bound.buffers = {static_cast<std::byte*>(const_cast<void*>(op.send)), static_cast<std::byte*>(op.recv), memory};
+    bound.staging = memory + schedule.scratch_bytes;
+    bound.finish = op.request.finish;
+    bound.transport = impl.transport.get();
+    bound.transport_rank_of = impl.transport_rank_of.data();
+    bound.tag = tag_for(impl, op.request);
+    bound.aborted = &comm.aborted_;
+    bound.rank = comm.rank();
+    return bound;
+  }
+
+  static void record(Communicator& comm, const Error& error) {
+    std::lock_guard lock(comm.error_mutex_);
+    if (!comm.async_error_) comm.async_error_ = error;
+  }
+};
+
+void run_together(std::vector<PendingOperation>& operations) {
+  if (operations.empty()) return;
+  std::vector<BoundOperation> bound;
+  std::map<Communicator*, size_t> arenas_used;
+  ExecutionLimits limits = operations.front().communicator->impl().limits;
+  for (PendingOperation& pending : operations) {
+    bound.push_back(GroupRunner::bind(pending, arenas_used[pending.communicator]++));
+    limits.spin_us = std::min(limits.spin_us, pending.communicator->impl().limits.spin_us);
+  }
+  try {
+    execute(bound, limits);
+  } catch (const Error& error) {
+    // A failed or timed-out transfer leaves the communicator unusable, as in
+    // NCCL: report it through async_error as well as the throw.
+    if (error.code() != ErrorCode::kInvalidArgument)
+      for (auto& [comm, unused] : arenas_used) GroupRunner::record(*comm, error);
+    throw;
+  }
+}
+
+void queue_in_group(PendingOperation operation) { t_group.queued.push_back(std::move(operation)); }
+
+void group_start() { ++t_group.depth; }
+
+void group_end() {
+  if (t_group.depth == 0)
+    fail(ErrorCode::kInvalidUsage, {-1, -1, "group_end"}, "group end without a matching group start");
+  if (--t_group.depth > 0) return;
+  std::vector<PendingOperation> operations = std::move(t_group.queued);
+  t_group.queued.clear();
+  run_together(operations);
+}
+
+int group_depth() { return t_group.depth; }
+
+}  // namespace strata::runtime

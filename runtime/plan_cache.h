@@ -1,0 +1,35 @@
+// Schedules are built once per distinct call shape and reused: building one
+// costs allocations that a small-message call cannot afford every time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "collectives/link_cost.h"
+#include "collectives/schedule.h"
+
+namespace strata::runtime {
+
+struct CachedPlan {
+  std::shared_ptr<const collectives::RankSchedule> schedule;
+  std::string algorithm;
+  double predicted_seconds = 0;
+  std::string reason;
+  bool logged = false;
+};
+
+class PlanCache {
+ public:
+  // The plan for `request` on `rank`, built (and logged at INFO) on first use.
+  CachedPlan& get(const collectives::CollectiveRequest& request, int rank, const collectives::LinkCost& cost,
+                  const std::string& forced);
+
+ private:
+  using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, std::string>;
+  static constexpr size_t kMaxEntries = 512;  // then start over: shapes in a training loop repeat
+  std::map<Key, CachedPlan> plans_;
+};
+
+}  // namespace strata::runtime

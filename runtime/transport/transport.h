@@ -1,0 +1,54 @@
+// The narrow contract every data-plane transport implements: tagged,
+// asynchronous send/recv between the endpoints of one transport "world",
+// completion flags, progress and a blocking wait that does not spin.
+// Algorithms never see this; the executor drives it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace strata::runtime {
+
+// Set by the transport when a posted transfer ends. Owned by the caller, who
+// must keep it alive until it leaves kPending or cancel() returned.
+struct Completion {
+  enum State : uint8_t { kPending = 0, kDone = 1, kFailed = 2 };
+  std::atomic<uint8_t> state{kPending};
+  uint64_t received_bytes = 0;  // receives: the message's length
+  std::string error;            // kFailed: what went wrong, for the error message
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual int rank() const = 0;  // this endpoint's index in the transport's world
+  virtual int size() const = 0;
+
+  // A receive matches a send from `peer` with the same tag; messages with
+  // equal (peer, tag) match in posting order. A receive of a message longer
+  // than `bytes` fails. Either may complete before the call returns.
+  virtual void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) = 0;
+  virtual void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) = 0;
+
+  // Withdraws a transfer that is still pending. On return the transport no
+  // longer touches its buffer or `done`.
+  virtual void cancel(Completion* done) = 0;
+
+  // Moves bytes; returns true if anything happened (a completion, a
+  // partial transfer). Cheap when there is nothing to do.
+  virtual bool progress() = 0;
+
+  // Blocks until the transport may have something to progress or `timeout`
+  // passes. Must sleep in the kernel, not spin, so that more ranks than cores
+  // still make progress.
+  virtual void wait_for_activity(std::chrono::microseconds timeout) = 0;
+};
+
+}  // namespace strata::runtime

@@ -1,0 +1,39 @@
+// Runs every rank's schedule of one algorithm in this process, on the
+// in-process transport, and checks the results against a reference that
+// knows nothing about the algorithm.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "collectives/algorithm.h"
+
+namespace strata::testing {
+
+using Bytes = std::vector<std::byte>;
+
+struct RunResult {
+  std::vector<Bytes> outputs;  // each rank's receive buffer after the run
+};
+
+// Fills each rank's send buffer with values for which the reduction is exact
+// in every datatype (small integers), or at least well-conditioned.
+std::vector<Bytes> make_inputs(const collectives::CollectiveRequest& request);
+
+// What each rank's receive buffer must hold, computed directly from inputs.
+std::vector<Bytes> expected_outputs(const collectives::CollectiveRequest& request, const std::vector<Bytes>& inputs);
+
+// Runs `algorithm` for all ranks. In-place runs alias the buffers the way
+// NCCL defines in-place for the collective.
+RunResult run_on_loopback(const collectives::Algorithm& algorithm, const collectives::CollectiveRequest& request,
+                          const std::vector<Bytes>& inputs, bool in_place);
+
+// Writes `value` as one element of `type` into `out` (PreMulSum scalars).
+void encode_scalar(DataType type, double value, unsigned char* out);
+
+// Empty when equal (within the datatype's tolerance); else the first mismatch.
+std::string compare_outputs(const collectives::CollectiveRequest& request, const std::vector<Bytes>& expected,
+                            const std::vector<Bytes>& got);
+
+}  // namespace strata::testing

@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include "collectives/schedule.h"
+#include "collectives/tree.h"
+#include "common/error.h"
+
+namespace strata::collectives {
+namespace {
+
+CollectiveRequest float_request(int nranks, uint64_t count) {
+  CollectiveRequest request;
+  request.nranks = nranks;
+  request.count = count;
+  request.dtype = DataType::kFloat32;
+  return request;
+}
+
+TEST(ScheduleTest, FinalizeBuildsDependentsAndMessageIndices) {
+  ScheduleBuilder b(float_request(3, 8), 0);
+  const StepId first = b.send(1, b.send_region(0, 4));
+  const StepId second = b.send(1, b.send_region(4, 4), {first});
+  const StepId third = b.recv_reduce(2, b.recv_region(0, 4), b.send_region(0, 4), {first});
+  RankSchedule schedule = b.take();
+  EXPECT_EQ(schedule.steps[first].message_index, 0u);
+  EXPECT_EQ(schedule.steps[second].message_index, 1u);
+  EXPECT_EQ(schedule.steps[third].message_index, 0u);  // counted per peer and direction
+  EXPECT_EQ(schedule.dependency_counts, (std::vector<uint32_t>{0, 1, 1}));
+  EXPECT_EQ(schedule.dependents_offsets, (std::vector<uint32_t>{0, 2, 2, 2}));
+  EXPECT_EQ(schedule.staging_bytes, 64u);  // 16 bytes rounded up to a cache line
+}
+
+TEST(ScheduleTest, RejectsScratchBeyondReservation) {
+  ScheduleBuilder b(float_request(2, 8), 0);
+  b.reserve_scratch(4);
+  b.copy(b.scratch_region(2, 4), b.send_region(0, 4));
+  EXPECT_THROW(b.take(), Error);
+}
+
+TEST(ScheduleTest, RejectsPeerOutOfRange) {
+  ScheduleBuilder b(float_request(2, 8), 0);
+  b.send(2, b.send_region(0, 1));
+  EXPECT_THROW(b.take(), Error);
+}
+
+TEST(ScheduleTest, BlockSplitCoversCountExactly) {
+  for (uint64_t count : {0, 1, 7, 100}) {
+    for (uint64_t parts : {1, 3, 8}) {
+      const BlockSplit split{count, parts};
+      uint64_t total = 0;
+      for (uint64_t i = 0; i < parts; ++i) {
+        EXPECT_EQ(split.block_offset(i), total);
+        total += split.block_count(i);
+      }
+      EXPECT_EQ(total, count);
+    }
+  }
+}
+
+TEST(ScheduleTest, SegmentCountIsCapped) {
+  EXPECT_EQ(segment_count(0, 1024, 10), 1u);
+  EXPECT_EQ(segment_count(4096, 1024, 10), 4u);
+  EXPECT_EQ(segment_count(1 << 20, 1024, 10), 10u);
+}
+
+TEST(BinomialTreeTest, EveryRankHasOneParentAndTheTreeIsConnected) {
+  for (int n : {1, 2, 3, 5, 8, 13}) {
+    for (int root = 0; root < n; ++root) {
+      std::vector<int> parents(n, -2);
+      for (int rank = 0; rank < n; ++rank) {
+        const BinomialTree tree = BinomialTree::of(rank, root, n);
+        for (int child : tree.children) {
+          EXPECT_EQ(BinomialTree::of(child, root, n).parent, rank);
+          parents[child] = rank;
+        }
+        if (rank == root) EXPECT_EQ(tree.parent, -1);
+      }
+      for (int rank = 0; rank < n; ++rank)
+        if (rank != root) EXPECT_GE(parents[rank], 0) << "n=" << n << " root=" << root << " rank=" << rank;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata::collectives
