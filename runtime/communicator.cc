@@ -32,12 +32,12 @@ void Communicator::run(Operation op) {
     fail(ErrorCode::kAborted, {rank_, -1, std::string(collectives::collective_name(op.request.collective))},
          "communicator was aborted");
   check_operation(op, rank_, size_);
-  std::vector<PendingOperation> one{{this, std::move(op)}};
+  PendingOperation pending{this, std::move(op)};
   if (group_depth() > 0) {
-    queue_in_group(std::move(one.front()));
+    queue_in_group(std::move(pending));
     return;
   }
-  run_together(one);
+  run_together({&pending, 1});
 }
 
 void Communicator::all_reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, Finish finish) {

@@ -3,6 +3,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <set>
+#include <string>
+#include <span>
 #include <vector>
 
 #include "collectives/link_cost.h"
@@ -24,6 +27,7 @@ struct Communicator::Impl {
   std::vector<std::vector<std::byte>> arenas;  // scratch + staging, one per operation of a group
   collectives::LinkCost link_cost;
   ExecutionLimits limits;
+  std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
 };
 
 // An operation queued by a group, or run alone.
@@ -33,7 +37,7 @@ struct PendingOperation {
 };
 
 // Runs operations on one or more communicators together (group.cc).
-void run_together(std::vector<PendingOperation>& operations);
+void run_together(std::span<PendingOperation> operations);
 
 // Holds an operation until the calling thread's outermost group_end().
 void queue_in_group(PendingOperation operation);

@@ -19,18 +19,26 @@ using collectives::StepKind;
 using Clock = std::chrono::steady_clock;
 
 // Progress state of one bound operation.
+// Objects are reused from call to call (see execute()), so that a small
+// operation allocates nothing once the shapes repeat.
 class OperationRun {
  public:
-  explicit OperationRun(BoundOperation& op)
-      : op_(op),
-        steps_(op.schedule->steps),
-        pending_(op.schedule->dependency_counts),
-        completions_(std::make_unique<Completion[]>(steps_.size())) {
-    for (StepId id = 0; id < steps_.size(); ++id)
+  void reset(BoundOperation& op) {
+    op_ = &op;
+    steps_ = &op.schedule->steps;
+    pending_.assign(op.schedule->dependency_counts.begin(), op.schedule->dependency_counts.end());
+    if (completion_capacity_ < steps_->size()) {
+      completion_capacity_ = steps_->size();
+      completions_ = std::make_unique<Completion[]>(completion_capacity_);
+    }
+    ready_.clear();
+    in_flight_.clear();
+    finished_ = 0;
+    for (StepId id = 0; id < steps_->size(); ++id)
       if (pending_[id] == 0) ready_.push_back(id);
   }
 
-  bool done() const { return finished_ == steps_.size(); }
+  bool done() const { return finished_ == steps_->size(); }
 
   // Starts every ready step; local steps run now. Returns whether anything ran.
   bool start_ready() {
@@ -57,7 +65,7 @@ class OperationRun {
       if (state == Completion::kFailed) fail_transfer(id);
       in_flight_[i] = in_flight_.back();
       in_flight_.pop_back();
-      if (steps_[id].kind == StepKind::kRecvReduce) reduce_received(id);
+      if ((*steps_)[id].kind == StepKind::kRecvReduce) reduce_received(id);
       complete(id);
       any = true;
     }
@@ -65,23 +73,25 @@ class OperationRun {
   }
 
   void cancel_in_flight() {
-    for (StepId id : in_flight_) op_.transport->cancel(&completions_[id]);
+    for (StepId id : in_flight_) op_->transport->cancel(&completions_[id]);
     in_flight_.clear();
   }
 
-  Transport* transport() const { return op_.transport; }
-  bool aborted() const { return op_.aborted && op_.aborted->load(std::memory_order_relaxed); }
-  int rank() const { return op_.rank; }
+  Transport* transport() const { return op_->transport; }
+  bool aborted() const { return op_->aborted && op_->aborted->load(std::memory_order_relaxed); }
+  int rank() const { return op_->rank; }
 
  private:
-  std::byte* address(const Region& region) const { return op_.buffers[region.buffer] + region.offset; }
+  std::byte* address(const Region& region) const { return op_->buffers[region.buffer] + region.offset; }
 
   void start(StepId id) {
-    const Step& step = steps_[id];
+    const Step& step = (*steps_)[id];
     switch (step.kind) {
       case StepKind::kCopy: copy(step); break;
       case StepKind::kReduce: reduce(step.dst, step.src, address(step.src2)); break;
-      case StepKind::kFinish: host_finish(op_.schedule->request.dtype, op_.finish, address(step.dst), elements(step.dst)); break;
+      case StepKind::kFinish:
+        host_finish(op_->schedule->request.dtype, op_->finish, address(step.dst), elements(step.dst));
+        break;
       case StepKind::kSend:
       case StepKind::kRecv:
       case StepKind::kRecvReduce:
@@ -99,17 +109,18 @@ class OperationRun {
       if (step.kind == StepKind::kRecvReduce) reduce_received(id);
       return false;
     }
-    const int peer = op_.transport_rank_of[step.peer];
+    const int peer = op_->transport_rank_of[step.peer];
     Completion* done = &completions_[id];
-    if (step.kind == StepKind::kSend) {
-      const uint64_t tag = op_.tag.for_message(op_.transport->rank(), step.message_index);
-      op_.transport->post_send(peer, tag, address(step.src), bytes, done);
-    } else {
-      const uint64_t tag = op_.tag.for_message(peer, step.message_index);
-      std::byte* landing = step.kind == StepKind::kRecv ? address(step.dst) : op_.staging + step.staging_offset;
-      op_.transport->post_recv(peer, tag, landing, bytes, done);
-    }
+    done->state.store(Completion::kPending, std::memory_order_relaxed);
     in_flight_.push_back(id);
+    if (step.kind == StepKind::kSend) {
+      const uint64_t tag = op_->tag.for_message(op_->transport->rank(), step.message_index);
+      op_->transport->post_send(peer, tag, address(step.src), bytes, done);
+    } else {
+      const uint64_t tag = op_->tag.for_message(peer, step.message_index);
+      std::byte* landing = step.kind == StepKind::kRecv ? address(step.dst) : op_->staging + step.staging_offset;
+      op_->transport->post_recv(peer, tag, landing, bytes, done);
+    }
     return true;
   }
 
@@ -120,54 +131,57 @@ class OperationRun {
   }
 
   uint64_t elements(const Region& region) const {
-    return region.bytes / datatype_size(op_.schedule->request.dtype);
+    return region.bytes / datatype_size(op_->schedule->request.dtype);
   }
 
   void reduce(const Region& dst, const Region& a, const std::byte* b) {
-    const auto& request = op_.schedule->request;
+    const auto& request = op_->schedule->request;
     host_reduce(request.dtype, request.op, address(dst), address(a), b, elements(dst));
   }
 
   void reduce_received(StepId id) {
-    const Step& step = steps_[id];
-    reduce(step.dst, step.src, op_.staging + step.staging_offset);
+    const Step& step = (*steps_)[id];
+    reduce(step.dst, step.src, op_->staging + step.staging_offset);
   }
 
   void complete(StepId id) {
     ++finished_;
-    const auto& offsets = op_.schedule->dependents_offsets;
+    const auto& offsets = op_->schedule->dependents_offsets;
     for (uint32_t i = offsets[id]; i < offsets[id + 1]; ++i) {
-      const StepId next = op_.schedule->dependents[i];
+      const StepId next = op_->schedule->dependents[i];
       if (--pending_[next] == 0) ready_.push_back(next);
     }
   }
 
   [[noreturn]] void fail_transfer(StepId id) {
-    const Step& step = steps_[id];
+    const Step& step = (*steps_)[id];
     const std::string what = completions_[id].error;
     in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), id));
     cancel_in_flight();
-    fail(ErrorCode::kRemote, {op_.rank, step.peer, std::string(collectives::collective_name(op_.schedule->request.collective))},
+    fail(ErrorCode::kRemote,
+         {op_->rank, step.peer, std::string(collectives::collective_name(op_->schedule->request.collective))},
          "{} of {} bytes failed: {}", collectives::step_kind_name(step.kind),
          step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes, what);
   }
 
-  BoundOperation& op_;
-  const std::vector<Step>& steps_;
+  BoundOperation* op_ = nullptr;
+  const std::vector<Step>* steps_ = nullptr;
   std::vector<uint32_t> pending_;
   std::unique_ptr<Completion[]> completions_;
+  size_t completion_capacity_ = 0;
   std::vector<StepId> ready_;
   std::vector<StepId> in_flight_;
   size_t finished_ = 0;
 };
 
-void cancel_all(std::vector<std::unique_ptr<OperationRun>>& runs) {
+using Runs = std::span<std::unique_ptr<OperationRun>>;
+
+void cancel_all(Runs runs) {
   for (auto& run : runs) run->cancel_in_flight();
 }
 
 // Raises kAborted or kTimeout when it is time to give up.
-void check_limits(std::vector<std::unique_ptr<OperationRun>>& runs, Clock::time_point deadline,
-                  const ExecutionLimits& limits) {
+void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& limits) {
   for (auto& run : runs) {
     if (run->aborted()) {
       cancel_all(runs);
@@ -182,15 +196,22 @@ void check_limits(std::vector<std::unique_ptr<OperationRun>>& runs, Clock::time_
   }
 }
 
+// Per thread, so that concurrent calls on different communicators share nothing.
+thread_local std::vector<std::unique_ptr<OperationRun>> t_runs;
+thread_local std::vector<Transport*> t_transports;
+
 }  // namespace
 
 void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits) {
-  std::vector<std::unique_ptr<OperationRun>> runs;
-  for (BoundOperation& op : operations) runs.push_back(std::make_unique<OperationRun>(op));
-  std::vector<Transport*> transports;
-  for (auto& run : runs)
-    if (std::find(transports.begin(), transports.end(), run->transport()) == transports.end())
-      transports.push_back(run->transport());
+  while (t_runs.size() < operations.size()) t_runs.push_back(std::make_unique<OperationRun>());
+  const Runs runs(t_runs.data(), operations.size());
+  std::vector<Transport*>& transports = t_transports;
+  transports.clear();
+  for (size_t i = 0; i < operations.size(); ++i) {
+    runs[i]->reset(operations[i]);
+    if (std::find(transports.begin(), transports.end(), operations[i].transport) == transports.end())
+      transports.push_back(operations[i].transport);
+  }
 
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));

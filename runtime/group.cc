@@ -1,7 +1,7 @@
 // Groups and the path every operation takes to the executor: plan (cached),
 // number its messages, bind memory, run, and record failures on the
 // communicators involved.
-#include <map>
+#include <algorithm>
 
 #include "collectives/planner.h"
 #include "common/log.h"
@@ -51,8 +51,8 @@ class GroupRunner {
     Operation& op = pending.operation;
     op.request.segment_bytes = config().chunk_bytes;
     CachedPlan& plan = impl.plans.get(op.request, comm.rank(), impl.link_cost, forced_algorithm(op));
-    if (!plan.logged) {
-      plan.logged = true;
+    if (log_level() >= LogLevel::kInfo &&
+        impl.logged_choices.emplace(static_cast<int>(op.request.collective), plan.algorithm).second) {
       log(LogLevel::kInfo, "comm '{}' rank {}/{}: {} {} x{} -> {} ({})", comm.name(), comm.rank(), comm.size(),
           collectives::collective_name(op.request.collective), datatype_name(op.request.dtype), op.request.count,
           plan.algorithm, plan.reason);
@@ -78,13 +78,19 @@ class GroupRunner {
   }
 };
 
-void run_together(std::vector<PendingOperation>& operations) {
+void run_together(std::span<PendingOperation> operations) {
   if (operations.empty()) return;
-  std::vector<BoundOperation> bound;
-  std::map<Communicator*, size_t> arenas_used;
+  // Reused per thread: a lone small operation should not allocate.
+  thread_local std::vector<BoundOperation> bound;
+  thread_local std::vector<std::pair<Communicator*, size_t>> arenas_used;
+  bound.clear();
+  arenas_used.clear();
   ExecutionLimits limits = operations.front().communicator->impl().limits;
   for (PendingOperation& pending : operations) {
-    bound.push_back(GroupRunner::bind(pending, arenas_used[pending.communicator]++));
+    auto used = std::find_if(arenas_used.begin(), arenas_used.end(),
+                             [&](const auto& entry) { return entry.first == pending.communicator; });
+    if (used == arenas_used.end()) used = arenas_used.insert(arenas_used.end(), {pending.communicator, 0});
+    bound.push_back(GroupRunner::bind(pending, used->second++));
     limits.spin_us = std::min(limits.spin_us, pending.communicator->impl().limits.spin_us);
   }
   try {

@@ -9,12 +9,14 @@ CachedPlan& PlanCache::get(const collectives::CollectiveRequest& request, int ra
   const Key key{static_cast<int>(request.collective), request.count, static_cast<int>(request.dtype),
                 static_cast<int>(request.op), static_cast<int>(request.finish.kind), request.root,
                 request.in_place, request.segment_bytes, forced};
-  if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+  if (last_ && key == last_key_) return *last_;
+  last_key_ = key;
+  if (auto it = plans_.find(key); it != plans_.end()) return *(last_ = &it->second);
   if (plans_.size() >= kMaxEntries) plans_.clear();
   const collectives::Plan plan = collectives::choose_algorithm(request, cost, forced);
   CachedPlan cached{std::make_shared<const collectives::RankSchedule>(plan.algorithm->build(request, rank)),
                     std::string(plan.algorithm->name()), plan.predicted_seconds, plan.reason};
-  return plans_.emplace(key, std::move(cached)).first->second;
+  return *(last_ = &plans_.emplace(key, std::move(cached)).first->second);
 }
 
 }  // namespace strata::runtime

@@ -17,7 +17,6 @@ struct CachedPlan {
   std::string algorithm;
   double predicted_seconds = 0;
   std::string reason;
-  bool logged = false;
 };
 
 class PlanCache {
@@ -30,6 +29,9 @@ class PlanCache {
   using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, std::string>;
   static constexpr size_t kMaxEntries = 512;  // then start over: shapes in a training loop repeat
   std::map<Key, CachedPlan> plans_;
+  // Loops repeat the same call: check the last hit before the map.
+  Key last_key_;
+  CachedPlan* last_ = nullptr;
 };
 
 }  // namespace strata::runtime

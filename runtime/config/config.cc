@@ -1,6 +1,7 @@
 #include "runtime/config/config.h"
 
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <memory>
@@ -104,6 +105,11 @@ void apply(Config& config, const ConfigVar& var, std::string_view value) {
 
 std::mutex g_mutex;
 std::unique_ptr<Config> g_config;
+// Read on every call: the hot path takes no lock once parsed.
+std::atomic<const Config*> g_current{nullptr};
+// Configurations replaced by reload_config() stay alive: callers may still
+// hold a reference from config().
+std::vector<std::unique_ptr<Config>> g_retired;
 
 }  // namespace
 
@@ -138,10 +144,12 @@ Config parse_config(const char* (*lookup)(const char* name)) {
 }
 
 const Config& config() {
+  if (const Config* current = g_current.load(std::memory_order_acquire)) return *current;
   std::lock_guard lock(g_mutex);
   if (!g_config) {
     g_config = std::make_unique<Config>(parse_config([](const char* name) -> const char* { return std::getenv(name); }));
     set_log_level(g_config->debug);
+    g_current.store(g_config.get(), std::memory_order_release);
   }
   return *g_config;
 }
@@ -149,7 +157,8 @@ const Config& config() {
 void reload_config() {
   {
     std::lock_guard lock(g_mutex);
-    g_config.reset();
+    if (g_config) g_retired.push_back(std::move(g_config));
+    g_current.store(nullptr, std::memory_order_release);
   }
   config();
 }
