@@ -10,7 +10,12 @@ function(strata_add_gtest name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   set(labels unit ${ARG_LABELS})
-  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" TIMEOUT 300 DISCOVERY_TIMEOUT 60)
+  # gtest_discover_tests flattens a list passed in PROPERTIES (CMake 3.25),
+  # so the labels are applied by an include file once the tests are known.
+  gtest_discover_tests(${name} TEST_LIST ${name}_TESTS PROPERTIES TIMEOUT 300 DISCOVERY_TIMEOUT 60)
+  file(GENERATE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake
+       CONTENT "set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${labels}\")\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
 endfunction()
 
 # The mpirun prefix every multi-rank test uses: as root, oversubscribed (CI
@@ -32,12 +37,3 @@ function(strata_add_mpi_test name)
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 endfunction()
 
-# During parallel development some folders arrive later than others.
-# TODO(lead): replace with plain add_subdirectory once every folder exists.
-macro(strata_add_subdirectory_if_present dir)
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
-    add_subdirectory(${dir})
-  else()
-    message(STATUS "Strata: ${dir} not present yet")
-  endif()
-endmacro()

@@ -54,7 +54,11 @@ void RankSchedule::finalize() {
     if (writes_dst(step.kind)) check_region(*this, id, step.dst, "dst");
     if (reads_src(step.kind)) check_region(*this, id, step.src, "src");
     if (step.kind == StepKind::kReduce) check_region(*this, id, step.src2, "src2");
-    if (is_transfer(step.kind) && (step.peer < 0 || step.peer >= request.nranks || step.peer == rank))
+    // A peer may be this rank itself only for Send/Recv (NCCL allows a rank
+    // to send to itself in a group); collectives never need that.
+    const bool self_allowed = request.collective == Collective::kSend || request.collective == Collective::kRecv;
+    if (is_transfer(step.kind) &&
+        (step.peer < 0 || step.peer >= request.nranks || (step.peer == rank && !self_allowed)))
       fail(ErrorCode::kInternal, {rank, step.peer, "schedule"}, "step {}: bad peer", id);
     for (StepId dep : step.deps) {
       if (dep >= id)

@@ -9,6 +9,8 @@
 #include "runtime/communicator_impl.h"
 #include "runtime/config/config.h"
 #include "runtime/transport/loopback/loopback_transport.h"
+#include "runtime/transport/routed_transport.h"
+#include "runtime/transport/shm/shm_transport.h"
 #include "runtime/transport/ucx/ucx_transport.h"
 #include "topology/host_identity.h"
 
@@ -36,6 +38,30 @@ int choose_spin_us(const topology::Topology& topology, int rank) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const int local = topology.ranks_on_node(topology.node_of_rank[rank]);
   return static_cast<unsigned>(local) <= cores ? 100 : 0;
+}
+
+// Shared memory to ranks on this host, UCX to the rest. Both factories are
+// collective over the bootstrap, and every rank takes the same branches
+// because every rank sees the same topology.
+std::shared_ptr<Transport> connect_transports(Bootstrap& bootstrap, const topology::Topology& topology) {
+  const int rank = bootstrap.rank();
+  const std::vector<int> local = topology.ranks_of_node(topology.node_of_rank[rank]);
+  std::vector<std::unique_ptr<Transport>> owned;
+  std::vector<Transport*> route(bootstrap.size(), nullptr);
+  if (config().shm) {
+    owned.push_back(create_shm_transport(bootstrap, local,
+                                         {.timeout_s = config().timeout_s, .use_cma = config().shm_cma}));
+    for (int peer : local) route[peer] = owned.back().get();
+  }
+  const bool everyone_local = topology.node_count == 1;
+  if (!(config().shm && everyone_local)) {
+    owned.push_back(create_ucx_transport(bootstrap, {.allow_shared_memory = config().ucx_shm,
+                                                     .timeout_s = config().timeout_s,
+                                                     .network_devices = config().ucx_net_devices}));
+    for (Transport*& slot : route)
+      if (slot == nullptr) slot = owned.back().get();
+  }
+  return std::make_shared<RoutedTransport>(rank, std::move(owned), std::move(route));
 }
 
 uint32_t child_comm_id(uint32_t parent, uint32_t split, int color) {
@@ -66,7 +92,7 @@ Communicator::~Communicator() = default;
 std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const CommOptions& options) {
   topology::Topology topology = exchange_host_ids(bootstrap);
   auto impl = std::make_unique<Impl>();
-  impl->transport = create_ucx_transport(bootstrap, UcxTransportOptions{.allow_shared_memory = config().ucx_shm});
+  impl->transport = connect_transports(bootstrap, topology);
   for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
   impl->comm_id = 1;
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());

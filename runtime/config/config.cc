@@ -37,6 +37,16 @@ constexpr std::array kTable{
               "Host identity of this rank (default: hostname plus network-namespace id)", ""},
     ConfigVar{"STRATA_UCX_SHM", ConfigType::kBool, "1",
               "Let UCX use shared memory between ranks on one host (0: network transports only)", ""},
+    ConfigVar{"STRATA_SHM", ConfigType::kBool, "1",
+              "Use Strata's shared-memory transport between ranks on one host (0: UCX for every peer)", ""},
+    ConfigVar{"STRATA_SHM_CMA", ConfigType::kBool, "1",
+              "Let the shared-memory transport copy large messages once with process_vm_readv "
+              "(0: stream them through the shared rings)",
+              ""},
+    ConfigVar{"STRATA_UCX_NET_DEVICES", ConfigType::kString, "",
+              "Network devices UCX may use (its UCX_NET_DEVICES syntax, e.g. wan0 or eth0); "
+              "default: UCX's choice",
+              ""},
 };
 
 [[noreturn]] void bad_value(const ConfigVar& var, std::string_view value, std::string_view why) {
@@ -100,6 +110,9 @@ void apply(Config& config, const ConfigVar& var, std::string_view value) {
   } else if (name == "STRATA_SOCKET_IFNAME") config.socket_ifname = value;
   else if (name == "STRATA_HOSTID") config.hostid = value;
   else if (name == "STRATA_UCX_SHM") config.ucx_shm = parse_bool(var, value);
+  else if (name == "STRATA_SHM") config.shm = parse_bool(var, value);
+  else if (name == "STRATA_SHM_CMA") config.shm_cma = parse_bool(var, value);
+  else if (name == "STRATA_UCX_NET_DEVICES") config.ucx_net_devices = value;
   else fail(ErrorCode::kInternal, {}, "config variable {} has no parser", name);
 }
 

@@ -22,6 +22,9 @@ struct Config {
   std::string socket_ifname;   // interface for the unique-id rendezvous
   std::string hostid;          // overrides the detected host identity
   bool ucx_shm = true;         // let UCX use shared memory between ranks of one host
+  bool shm = true;             // Strata's own shared-memory transport between ranks of one host
+  bool shm_cma = true;         // single-copy large messages with process_vm_readv
+  std::string ucx_net_devices; // UCX_NET_DEVICES for Strata's UCX context
 };
 
 enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };

@@ -146,3 +146,19 @@ TEST(CommunicatorLocalTest, EveryCollectiveThroughTheApi) {
 
 }  // namespace
 }  // namespace strata::runtime
+
+namespace strata::runtime {
+namespace {
+
+TEST(CommunicatorLocalTest, SendToSelfInAGroup) {
+  auto comms = Communicator::create_local(1);
+  std::vector<int32_t> out(100, 7), in(100, 0);
+  group_start();
+  comms[0]->send(out.data(), out.size(), DataType::kInt32, 0);
+  comms[0]->recv(in.data(), in.size(), DataType::kInt32, 0);
+  group_end();
+  EXPECT_EQ(in, out);
+}
+
+}  // namespace
+}  // namespace strata::runtime

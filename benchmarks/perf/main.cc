@@ -1,0 +1,118 @@
+// strata-perf: nccl-tests for Strata. One process per rank under mpirun; MPI
+// is only the launcher, the bootstrap and (with --compare-mpi) the baseline.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "benchmarks/perf/options.h"
+#include "benchmarks/perf/report.h"
+#include "benchmarks/perf/sweep.h"
+#include "collectives/algorithm.h"
+#include "common/error.h"
+#include "runtime/bootstrap/mpi_bootstrap.h"
+#include "runtime/communicator.h"
+
+namespace strata::perf {
+namespace {
+
+// "#  Rank  0 Pid 1234 on host memory host", as nccl-tests lists its devices.
+std::vector<std::string> rank_lines(int rank, int nranks) {
+  std::array<char, 256> host{};
+  gethostname(host.data(), host.size() - 1);
+  std::array<char, 256> mine{};
+  fmt::format_to_n(mine.data(), mine.size() - 1, "#  Rank {:2} Pid {:6} on {:>10} device host memory", rank, getpid(),
+                   host.data());
+  std::vector<char> all(rank == 0 ? mine.size() * static_cast<size_t>(nranks) : 0);
+  MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(), static_cast<int>(mine.size()), MPI_CHAR,
+             0, MPI_COMM_WORLD);
+  std::vector<std::string> lines;
+  for (size_t offset = 0; offset < all.size(); offset += mine.size()) lines.emplace_back(all.data() + offset);
+  return lines;
+}
+
+std::string algorithm_names(collectives::Collective collective) {
+  std::string names;
+  for (const collectives::Algorithm* algorithm : collectives::all_algorithms())
+    if (algorithm->collective() == collective) names += fmt::format(" {}", algorithm->name());
+  return names.empty() ? " (none)" : names;
+}
+
+// What the command line asks that this job cannot do, found before any
+// rank starts a collective.
+// --algo takes a comma list ("auto,ring"): each is swept in turn in the same
+// job, so their numbers are measured side by side. "auto" is the planner.
+std::vector<std::string> algorithm_passes(const std::string& algo) {
+  std::vector<std::string> passes;
+  size_t start = 0;
+  do {
+    const size_t comma = algo.find(',', start);
+    std::string name = algo.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    passes.push_back(name == "auto" ? "" : name);
+    start = comma == std::string::npos ? std::string::npos : comma + 1;
+  } while (start != std::string::npos);
+  return passes;
+}
+
+std::optional<std::string> problem_with(const PerfOptions& options, int nranks) {
+  if (options.root >= nranks)
+    return fmt::format("--root {} is not a rank of this {}-rank job", options.root, nranks);
+  for (const std::string& algo : algorithm_passes(options.algo))
+    if (!algo.empty() && options.collective != collectives::Collective::kSend &&
+        !collectives::find_algorithm(options.collective, algo))
+      return fmt::format("--algo {}: no such {} algorithm; known: auto{}", algo,
+                         perf_collective_name(options.collective), algorithm_names(options.collective));
+  return std::nullopt;
+}
+
+int run_perf(const PerfOptions& options, int rank, int nranks) {
+  if (const auto problem = problem_with(options, nranks)) {
+    if (rank == 0) fmt::print(stderr, "strata-perf: {}\n", *problem);
+    return 2;
+  }
+  runtime::MpiBootstrap bootstrap(MPI_COMM_WORLD);
+  const auto comm = runtime::Communicator::create(bootstrap, {"strata-perf"});
+  Report report(options, comm->size(), comm->rank() == 0);
+  report.print_header(rank_lines(rank, nranks));
+  bool first = true;
+  for (const std::string& algo : algorithm_passes(options.algo)) {
+    PerfOptions pass = options;
+    pass.algo = algo;
+    pass.compare_mpi = options.compare_mpi && first;  // Open MPI once is enough
+    first = false;
+    Sweep(*comm, pass).run(report);
+  }
+  const uint64_t wrong = report.print_footer();
+  report.write_json();
+  return wrong == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace strata::perf
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  int nranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  const auto parsed = strata::perf::parse_options(argc, argv, rank == 0);
+  int exit_code = parsed.exit_code;
+  if (parsed.options) {
+    try {
+      exit_code = strata::perf::run_perf(*parsed.options, rank, nranks);
+    } catch (const std::exception& error) {
+      // One rank failing leaves the others inside a collective: end them all.
+      fmt::print(stderr, "strata-perf rank {}: {}\n", rank, error.what());
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+  }
+  MPI_Finalize();
+  return exit_code;
+}

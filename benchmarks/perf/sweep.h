@@ -1,0 +1,52 @@
+// The measurement loop: for every datatype, reduction, root and size of the
+// sweep, time Strata out-of-place and in-place (and Open MPI with
+// --compare-mpi) the way nccl-tests does, then check the results.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "benchmarks/perf/layout.h"
+#include "benchmarks/perf/options.h"
+#include "benchmarks/perf/report.h"
+#include "runtime/communicator.h"
+
+namespace strata::perf {
+
+class Sweep {
+ public:
+  Sweep(runtime::Communicator& comm, const PerfOptions& options);
+
+  // Runs every point collectively (all ranks call it) and adds each row to
+  // `report`.
+  void run(Report& report);
+
+ private:
+  using Call = std::function<void()>;
+
+  Row measure_point(const CollectiveRequest& request, OpChoice op);
+  std::optional<Measurement> measure_strata(const CollectiveRequest& request, bool in_place, Row& row);
+  std::optional<Measurement> measure_mpi(const CollectiveRequest& request, Row& row);
+  std::optional<Measurement> measure(const Call& call, const CollectiveRequest& request, Placement placement,
+                                     std::string_view variant, Row& row);
+  bool probe(const Call& call, std::string_view variant, Row& row);
+  double time_call(const Call& call) const;
+  uint64_t check_call(const Call& call, const CollectiveRequest& request, Placement placement);
+  Call strata_call(const CollectiveRequest& request, Placement placement) const;
+  runtime::PlanChoice plan(const CollectiveRequest& request);
+  std::vector<int> roots() const;
+
+  runtime::Communicator& comm_;
+  const PerfOptions& options_;
+  // Every variant uses these two buffers, sized for the largest point, as
+  // nccl-tests allocates once: the timed loops then measure no allocation.
+  std::vector<std::byte> send_buffer_;
+  std::vector<std::byte> recv_buffer_;
+  uint64_t seed_ = 0;
+};
+
+}  // namespace strata::perf

@@ -1,0 +1,65 @@
+// Deadline-bounded TCP helpers for the unique-id rendezvous. Every blocking
+// step polls with the time left until a deadline, retries on EINTR and loops
+// over partial transfers, so no bootstrap path can hang past its timeout.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace strata::runtime::net {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+Deadline deadline_after(double seconds);
+// Milliseconds until `deadline`, rounded up so a short wait never becomes a spin; 0 once past.
+int milliseconds_until(Deadline deadline);
+
+// Owns one file descriptor; closes it on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release();
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// The IPv4 address of interface `ifname`; with an empty name the first UP
+// non-loopback IPv4 interface, else 127.0.0.1. Throws Error(kInvalidArgument)
+// if a named interface has no IPv4 address.
+in_addr pick_interface_address(const std::string& ifname);
+std::string format_address(in_addr address, uint16_t port);
+
+// A non-blocking socket listening on INADDR_ANY at an ephemeral port.
+Fd listen_on_any_port(uint16_t* port);
+
+// Connects to address:port, retrying refused or unreachable attempts until
+// `deadline`. Returns an invalid Fd on timeout; the socket is non-blocking.
+Fd connect_until(in_addr address, uint16_t port, Deadline deadline);
+
+void set_nonblocking(int fd);
+
+enum class IoStatus { kOk, kTimeout, kClosed, kError };
+const char* io_status_text(IoStatus status);
+
+// Transfers exactly `bytes` on a non-blocking socket or stops at the deadline.
+// On kError, errno says why.
+IoStatus write_all(int fd, const void* data, size_t bytes, Deadline deadline);
+IoStatus read_all(int fd, void* data, size_t bytes, Deadline deadline);
+
+}  // namespace strata::runtime::net

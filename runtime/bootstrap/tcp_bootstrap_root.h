@@ -1,0 +1,19 @@
+// The root side of the TCP bootstrap: a detached thread per unique id that
+// gathers every round's contributions and answers each rank with all of them.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/bootstrap/socket_io.h"
+
+namespace strata::runtime {
+
+// Starts the service thread, which owns `listener` and closes every socket it
+// holds when it ends: once all ranks have disconnected, or after an error
+// (a round not complete within `timeout_s`, an invalid rank) has been sent to
+// the ranks that reached it.
+void start_tcp_bootstrap_root(net::Fd listener, uint64_t session_key, double timeout_s);
+
+int active_tcp_bootstrap_root_count();
+
+}  // namespace strata::runtime

@@ -1,0 +1,17 @@
+// Maps a failed CUDA runtime call to strata::Error(ErrorCode::kCuda). Kept
+// apart from common/error.h so .cu files need not compile fmt under nvcc.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+namespace strata {
+
+// Clears CUDA's last-error state and throws Error(kCuda) naming `what` and
+// CUDA's own description of `status`.
+[[noreturn]] void throw_cuda_error(cudaError_t status, const char* what);
+
+inline void check_cuda(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) throw_cuda_error(status, what);
+}
+
+}  // namespace strata

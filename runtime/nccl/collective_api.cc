@@ -1,0 +1,178 @@
+// The collective and point-to-point entry points. Each checks its arguments
+// in NCCL's terms, then hands the call to the communicator, which runs it to
+// completion (or queues it until ncclGroupEnd). `stream` is not used: with
+// host buffers there is nothing to order on a CUDA stream, and the call has
+// completed by the time it returns.
+#include "runtime/communicator.h"
+#include "runtime/nccl/api_guard.h"
+#include "runtime/nccl/argument_check.h"
+#include "runtime/nccl/comm_handle.h"
+#include "runtime/nccl/profiling_alias.h"
+#include "runtime/nccl/redop.h"
+
+using namespace strata;
+using namespace strata::nccl;
+
+namespace {
+
+struct Call {
+  CommRef ref;
+  DataType type;
+
+  const ErrorContext& context() const { return ref.context; }
+  runtime::Communicator& comm() const { return *ref.comm; }
+  bool is_rank(int rank) const { return ref.rank == rank; }
+  uint64_t bytes(size_t count, uint64_t blocks = 1) const { return check_count(count, type, blocks, context()); }
+  Reduction reduction(const ncclRedOp_t& op) const {
+    return resolve_reduction(op, type, ref.size, redops_of(ref.handle), context());
+  }
+  void check_root(int root) const { check_rank_argument(root, "root", ref.size, context()); }
+};
+
+// Enum arguments by reference: see raw_enum (argument_check.h).
+Call begin(ncclComm_t comm, const ncclDataType_t& datatype, const char* function) {
+  CommRef ref = usable_comm(comm, function);
+  const DataType type = check_datatype(datatype, ref.context);
+  return Call{std::move(ref), type};
+}
+
+// sendbuff is read on the root only.
+ncclResult_t broadcast(const char* function, const void* sendbuff, void* recvbuff, size_t count,
+                       const ncclDataType_t& datatype, int root, ncclComm_t comm) {
+  return guard(function, [&] {
+    const Call call = begin(comm, datatype, function);
+    call.check_root(root);
+    const uint64_t bytes = call.bytes(count);
+    check_buffer(sendbuff, "sendbuff", call.is_rank(root) ? bytes : 0, call.context());
+    check_buffer(recvbuff, "recvbuff", bytes, call.context());
+    call.comm().broadcast(sendbuff, recvbuff, count, call.type, root);
+  });
+}
+
+}  // namespace
+
+ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                           ncclRedOp_t op, ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclAllReduce", [&] {
+    const Call call = begin(comm, datatype, "ncclAllReduce");
+    const Reduction reduction = call.reduction(op);
+    const uint64_t bytes = call.bytes(count);
+    check_buffer(sendbuff, "sendbuff", bytes, call.context());
+    check_buffer(recvbuff, "recvbuff", bytes, call.context());
+    call.comm().all_reduce(sendbuff, recvbuff, count, call.type, reduction.op, reduction.finish);
+  });
+}
+
+ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype, int root,
+                           ncclComm_t comm, cudaStream_t /*stream*/) {
+  return broadcast("ncclBroadcast", sendbuff, recvbuff, count, datatype, root, comm);
+}
+
+ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
+                       cudaStream_t /*stream*/) {
+  return broadcast("ncclBcast", buff, buff, count, datatype, root, comm);
+}
+
+// recvbuff is written on the root only.
+ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclReduce", [&] {
+    const Call call = begin(comm, datatype, "ncclReduce");
+    call.check_root(root);
+    const Reduction reduction = call.reduction(op);
+    const uint64_t bytes = call.bytes(count);
+    check_buffer(sendbuff, "sendbuff", bytes, call.context());
+    check_buffer(recvbuff, "recvbuff", call.is_rank(root) ? bytes : 0, call.context());
+    call.comm().reduce(sendbuff, recvbuff, count, call.type, reduction.op, root, reduction.finish);
+  });
+}
+
+ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount, ncclDataType_t datatype,
+                           ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclAllGather", [&] {
+    const Call call = begin(comm, datatype, "ncclAllGather");
+    check_buffer(sendbuff, "sendbuff", call.bytes(sendcount), call.context());
+    check_buffer(recvbuff, "recvbuff", call.bytes(sendcount, call.ref.size), call.context());
+    call.comm().all_gather(sendbuff, recvbuff, sendcount, call.type);
+  });
+}
+
+ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount, ncclDataType_t datatype,
+                               ncclRedOp_t op, ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclReduceScatter", [&] {
+    const Call call = begin(comm, datatype, "ncclReduceScatter");
+    const Reduction reduction = call.reduction(op);
+    check_buffer(sendbuff, "sendbuff", call.bytes(recvcount, call.ref.size), call.context());
+    check_buffer(recvbuff, "recvbuff", call.bytes(recvcount), call.context());
+    call.comm().reduce_scatter(sendbuff, recvbuff, recvcount, call.type, reduction.op, reduction.finish);
+  });
+}
+
+ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
+                          ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclAlltoAll", [&] {
+    const Call call = begin(comm, datatype, "ncclAlltoAll");
+    const uint64_t bytes = call.bytes(count, call.ref.size);
+    check_buffer(sendbuff, "sendbuff", bytes, call.context());
+    check_buffer(recvbuff, "recvbuff", bytes, call.context());
+    call.comm().all_to_all(sendbuff, recvbuff, count, call.type);
+  });
+}
+
+// recvbuff (nranks blocks) is written on the root only.
+ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype, int root,
+                        ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclGather", [&] {
+    const Call call = begin(comm, datatype, "ncclGather");
+    call.check_root(root);
+    check_buffer(sendbuff, "sendbuff", call.bytes(count), call.context());
+    const uint64_t gathered = call.bytes(count, call.ref.size);
+    check_buffer(recvbuff, "recvbuff", call.is_rank(root) ? gathered : 0, call.context());
+    call.comm().gather(sendbuff, recvbuff, count, call.type, root);
+  });
+}
+
+// sendbuff (nranks blocks) is read on the root only.
+ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype, int root,
+                         ncclComm_t comm, cudaStream_t /*stream*/) {
+  return guard("ncclScatter", [&] {
+    const Call call = begin(comm, datatype, "ncclScatter");
+    call.check_root(root);
+    const uint64_t scattered = call.bytes(count, call.ref.size);
+    check_buffer(sendbuff, "sendbuff", call.is_rank(root) ? scattered : 0, call.context());
+    check_buffer(recvbuff, "recvbuff", call.bytes(count), call.context());
+    call.comm().scatter(sendbuff, recvbuff, count, call.type, root);
+  });
+}
+
+ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
+                      cudaStream_t /*stream*/) {
+  return guard("ncclSend", [&] {
+    const Call call = begin(comm, datatype, "ncclSend");
+    check_rank_argument(peer, "peer", call.ref.size, call.context());
+    check_buffer(sendbuff, "sendbuff", call.bytes(count), call.context());
+    call.comm().send(sendbuff, count, call.type, peer);
+  });
+}
+
+ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
+                      cudaStream_t /*stream*/) {
+  return guard("ncclRecv", [&] {
+    const Call call = begin(comm, datatype, "ncclRecv");
+    check_rank_argument(peer, "peer", call.ref.size, call.context());
+    check_buffer(recvbuff, "recvbuff", call.bytes(count), call.context());
+    call.comm().recv(recvbuff, count, call.type, peer);
+  });
+}
+
+STRATA_NCCL_PROFILING_ALIAS(ncclAllReduce)
+STRATA_NCCL_PROFILING_ALIAS(ncclBroadcast)
+STRATA_NCCL_PROFILING_ALIAS(ncclBcast)
+STRATA_NCCL_PROFILING_ALIAS(ncclReduce)
+STRATA_NCCL_PROFILING_ALIAS(ncclAllGather)
+STRATA_NCCL_PROFILING_ALIAS(ncclReduceScatter)
+STRATA_NCCL_PROFILING_ALIAS(ncclAlltoAll)
+STRATA_NCCL_PROFILING_ALIAS(ncclGather)
+STRATA_NCCL_PROFILING_ALIAS(ncclScatter)
+STRATA_NCCL_PROFILING_ALIAS(ncclSend)
+STRATA_NCCL_PROFILING_ALIAS(ncclRecv)

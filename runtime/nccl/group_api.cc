@@ -1,0 +1,155 @@
+// ncclGroupStart / ncclGroupEnd, and creation deferred to the group's end.
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "runtime/communicator.h"
+#include "runtime/nccl/api_guard.h"
+#include "runtime/nccl/group.h"
+#include "runtime/nccl/profiling_alias.h"
+
+namespace strata::nccl {
+namespace {
+
+struct DeferredCreation {
+  ncclComm* handle = nullptr;  // nullptr: run for its side effect only
+  CreateWork work;
+  CommParts parts;             // the result
+  std::exception_ptr failure;  // or why it failed
+};
+
+thread_local std::vector<DeferredCreation> t_deferred;
+thread_local std::vector<CommParts> t_release_after_group;
+
+void run_one(DeferredCreation& job) {
+  try {
+    job.parts = job.work();
+  } catch (...) {
+    job.failure = std::current_exception();
+  }
+}
+
+// Every job runs on a thread of its own, never on the caller's: the
+// caller's thread has a group open, and creation must not be queued in it.
+void run_all(std::vector<DeferredCreation>& jobs) {
+  std::vector<std::thread> threads;
+  threads.reserve(jobs.size());
+  for (DeferredCreation& job : jobs) {
+    try {
+      threads.emplace_back(run_one, std::ref(job));
+    } catch (...) {
+      job.failure = std::current_exception();
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+// Settles each pending handle; failures are recorded on this thread, so
+// the group's end returns the first of them.
+void settle(std::vector<DeferredCreation>& jobs) {
+  for (DeferredCreation& job : jobs) {
+    if (!job.failure && job.handle != nullptr && !job.parts.comm) {
+      job.failure = std::make_exception_ptr(Error(ErrorCode::kInternal, "creation returned no communicator"));
+    }
+    if (job.failure) {
+      ncclResult_t result = ncclInternalError;
+      try {
+        std::rethrow_exception(job.failure);
+      } catch (...) {
+        result = record_current_exception("ncclGroupEnd");
+      }
+      if (job.handle != nullptr) fail_comm(job.handle, result);
+    } else if (job.handle != nullptr) {
+      complete_comm(job.handle, job.parts);  // if the program destroyed it meanwhile, parts die here
+    }
+  }
+}
+
+void run_deferred_creations() {
+  std::vector<DeferredCreation> jobs = std::move(t_deferred);
+  t_deferred.clear();
+  if (jobs.empty()) return;
+  run_all(jobs);
+  settle(jobs);
+}
+
+// Tears down what was released inside the group, all at once: one
+// communicator's teardown may wait for its peers' teardown, and those peers
+// may be other ranks this thread destroyed in the same group.
+void tear_down_together(std::vector<CommParts>& released) noexcept {
+  std::vector<std::thread> threads;
+  for (CommParts& parts : released) {
+    try {
+      threads.emplace_back([&parts] { CommParts doomed = std::move(parts); });
+    } catch (...) {
+      CommParts doomed = std::move(parts);  // no thread to spare: tear it down here
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+  released.clear();
+}
+
+// Holds what the group released until the group's operations have run (or
+// failed), then tears it down.
+class ReleasedInGroup {
+ public:
+  ReleasedInGroup() : released_(std::move(t_release_after_group)) { t_release_after_group.clear(); }
+  ~ReleasedInGroup() { tear_down_together(released_); }
+  ReleasedInGroup(const ReleasedInGroup&) = delete;
+  ReleasedInGroup& operator=(const ReleasedInGroup&) = delete;
+
+ private:
+  std::vector<CommParts> released_;
+};
+
+}  // namespace
+
+ncclComm* create_comm(CreateWork work, bool wants_handle, int rank, int size, int cuda_device) {
+  if (runtime::group_depth() > 0) {
+    ncclComm* handle = wants_handle ? register_comm(CommParts{}, rank, size, cuda_device) : nullptr;
+    t_deferred.push_back(DeferredCreation{handle, std::move(work), {}, {}});
+    return handle;
+  }
+  CommParts parts = work();
+  if (!wants_handle) return nullptr;
+  if (!parts.comm) fail(ErrorCode::kInternal, {rank, -1, "communicator creation"}, "creation returned no communicator");
+  return register_comm(std::move(parts), rank, size, cuda_device);
+}
+
+void release_when_idle(CommParts parts) {
+  if (runtime::group_depth() > 0) t_release_after_group.push_back(std::move(parts));
+}
+
+}  // namespace strata::nccl
+
+using namespace strata;
+using namespace strata::nccl;
+
+ncclResult_t ncclGroupStart() {
+  return guard("ncclGroupStart", [] {
+    if (runtime::group_depth() == 0) clear_group_error();
+    runtime::group_start();
+  });
+}
+
+ncclResult_t ncclGroupEnd() {
+  return guard("ncclGroupEnd", []() -> ncclResult_t {
+    const int depth = runtime::group_depth();
+    if (depth == 0) {
+      fail(ErrorCode::kInvalidUsage, {-1, -1, "ncclGroupEnd"}, "ncclGroupEnd without a matching ncclGroupStart");
+    }
+    if (depth > 1) {
+      runtime::group_end();
+      return ncclSuccess;
+    }
+    // Deferred creation before the queued operations: NCCL forbids mixing the
+    // two in one group, so only a program's error would notice the order.
+    run_deferred_creations();
+    const ReleasedInGroup released;
+    runtime::group_end();
+    return take_group_error();
+  });
+}
+
+STRATA_NCCL_PROFILING_ALIAS(ncclGroupStart)
+STRATA_NCCL_PROFILING_ALIAS(ncclGroupEnd)

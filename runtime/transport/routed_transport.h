@@ -1,0 +1,38 @@
+// Sends each peer's traffic through the transport that reaches it best:
+// shared memory to ranks on this host, UCX to the others. To the executor it
+// is one transport.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "runtime/transport/transport.h"
+
+namespace strata::runtime {
+
+class RoutedTransport final : public Transport {
+ public:
+  // route[peer] is the transport for `peer`; every transport in `owned`
+  // numbers ranks the same way (the bootstrap's ranks).
+  RoutedTransport(int rank, std::vector<std::unique_ptr<Transport>> owned, std::vector<Transport*> route);
+
+  std::string_view name() const override { return name_; }
+  int rank() const override { return rank_; }
+  int size() const override { return static_cast<int>(route_.size()); }
+
+  void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
+  void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  void cancel(Completion* done) override;
+  bool progress() override;
+  void wait_for_activity(std::chrono::microseconds timeout) override;
+
+  Transport& transport_for(int peer) const;
+
+ private:
+  int rank_;
+  std::string name_;
+  std::vector<std::unique_ptr<Transport>> owned_;
+  std::vector<Transport*> route_;
+};
+
+}  // namespace strata::runtime

@@ -1,0 +1,80 @@
+// Rendezvous receives: the receiver copies the message straight from the
+// sender's buffer with process_vm_readv (Cross Memory Attach), one copy
+// instead of two through the ring. It reads in chunks, one per progress()
+// call, claiming the sender's slot around each chunk: a sender that cancels
+// waits at most one chunk and is then sure its buffer is no longer read.
+#include <fmt/format.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/transport/shm/shm_transport_impl.h"
+
+namespace strata::runtime::shm {
+
+void ShmTransport::start_reading_locked(Peer& peer, Operation* recv, const RendezvousPayload& offer,
+                                        size_t message_bytes) {
+  if (message_bytes > recv->bytes) {
+    ControlCell finish{CellKind::kFinish};
+    finish.finish = {offer.generation, recv->bytes, offer.slot, FinishStatus::kTruncated, 0};
+    fits_locked(recv, message_bytes);  // fails it with the same words as an eager truncation
+    send_control_locked(peer, finish);
+    return;
+  }
+  recv->rendezvous = true;
+  recv->slot = offer.slot;
+  recv->generation = offer.generation;
+  recv->remote_address = offer.address;
+  recv->message_bytes = message_bytes;
+  recv->offset = 0;
+  reading_.push_back(recv);
+}
+
+bool ShmTransport::read_rendezvous_locked() {
+  bool moved = false;
+  for (size_t i = 0; i < reading_.size();) {
+    moved = true;
+    if (read_chunk_locked(*reading_[i])) {
+      reading_.erase(reading_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  return moved;
+}
+
+bool ShmTransport::read_chunk_locked(Operation& recv) {
+  Peer& peer = peers_[recv.local];
+  std::atomic<uint64_t>& word = peer.header->slots[recv.slot];
+  uint64_t offered = slot_word(recv.generation, kSlotOffered);
+  if (!word.compare_exchange_strong(offered, slot_word(recv.generation, kSlotReading), std::memory_order_acq_rel)) {
+    rematch_locked(peer, &recv);  // the sender withdrew it and expects no kFinish
+    return true;
+  }
+  const size_t chunk = std::min(kReadChunkBytes, recv.message_bytes - recv.offset);
+  iovec local{recv.data + recv.offset, chunk};
+  iovec remote{reinterpret_cast<void*>(recv.remote_address + recv.offset), chunk};
+  const ssize_t got = ::process_vm_readv(peer.watch.pid(), &local, 1, &remote, 1, 0);
+  const int error_number = got < 0 ? errno : EFAULT;  // 0 bytes read: the range is not mapped
+  const bool ended = got <= 0 || recv.offset + static_cast<size_t>(got) == recv.message_bytes;
+  word.store(slot_word(recv.generation, ended && got > 0 ? kSlotFinished : kSlotOffered), std::memory_order_release);
+  ControlCell finish{CellKind::kFinish};
+  finish.finish = {recv.generation, recv.bytes, recv.slot, FinishStatus::kOk, 0};
+  if (got <= 0) {
+    finish.finish.status = FinishStatus::kReadFailed;
+    finish.finish.error_number = error_number;
+    fail_locked(&recv,
+                fmt::format("shm: reading {} bytes from peer {} (pid {}, tag {:#x}) failed: {}", recv.message_bytes,
+                            peer.rank, peer.watch.pid(), recv.tag, std::strerror(error_number)));
+    send_control_locked(peer, finish);
+    return true;
+  }
+  recv.offset += static_cast<size_t>(got);
+  if (!ended) return false;
+  send_control_locked(peer, finish);
+  complete_locked(&recv, recv.message_bytes);
+  return true;
+}
+
+}  // namespace strata::runtime::shm

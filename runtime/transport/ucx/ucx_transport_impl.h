@@ -1,0 +1,111 @@
+// The UCX transport's class, shared by its two source files:
+// ucx_transport.cc (posting, completion, progress, waiting) and
+// ucx_endpoints.cc (setup, endpoints, peer failure, teardown).
+#pragma once
+
+#include <ucp/api/ucp.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/transport/ucx/ucx_transport.h"
+#include "runtime/transport/ucx/ucx_worker.h"
+
+namespace strata::runtime {
+
+class UcxTransport final : public Transport {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  UcxTransport(Bootstrap& bootstrap, const UcxTransportOptions& options);
+  ~UcxTransport() override;
+
+  std::string_view name() const override { return "ucx"; }
+  int rank() const override { return rank_; }
+  int size() const override { return static_cast<int>(peers_.size()); }
+
+  void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
+  void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  void cancel(Completion* done) override;
+  bool progress() override;
+  void wait_for_activity(std::chrono::microseconds timeout) override;
+
+  std::string describe_path(int peer);
+
+ private:
+  // One posted transfer that UCX has not finished; user_data of its request.
+  struct Operation {
+    UcxTransport* owner = nullptr;  // null once abandoned at teardown: completion then only frees
+    Completion* done = nullptr;     // null once orphaned (cancel gave up): completion only frees the request
+    int peer = -1;
+    bool is_recv = false;
+    uint64_t tag = 0;
+    size_t bytes = 0;
+    void* request = nullptr;  // set once the posting call returned it
+    bool posting = true;      // inside ucp_tag_*_nbx: a completion there is recorded, not applied
+    bool completed_while_posting = false;
+    ucs_status_t status = UCS_INPROGRESS;
+    size_t received_bytes = 0;
+  };
+
+  struct Peer {
+    UcxTransport* owner = nullptr;
+    int rank = -1;
+    std::vector<std::byte> address;
+    ProcessIdentity process;
+    bool watchable = false;  // its process is visible here, so we check it is alive
+    ucp_ep_h endpoint = nullptr;
+    std::string failure;  // non-empty once the endpoint reported an error
+  };
+
+  // ucx_transport.cc
+  // Applies what a ucp_tag_*_nbx call returned; the operation if still pending, else null.
+  Operation* post_locked(Operation* operation, ucs_status_ptr_t result, size_t immediate_bytes);
+  Operation* add_operation_locked(Completion* done, int peer, bool is_recv, uint64_t tag, size_t bytes);
+  void complete_locked(Operation* operation, ucs_status_t status, size_t received_bytes);
+  std::string describe_failure_locked(const Operation& operation, ucs_status_t status) const;
+  bool progress_locked();
+  void wait_until_done_locked(std::unique_lock<std::mutex>& lock, Completion* done, Clock::time_point deadline);
+  static void on_send_done(void* request, ucs_status_t status, void* user_data);
+  static void on_recv_done(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info, void* user_data);
+
+  // ucx_endpoints.cc
+  ucp_ep_h endpoint_locked(int peer);
+  void close_endpoint_locked(Peer& peer, bool force);
+  void handle_peer_failures_locked();
+  void cancel_receives_from_locked(int peer);
+  void reap_close_requests_locked();
+  void check_peer_processes_locked();
+  void shut_down_locked(std::unique_lock<std::mutex>& lock);
+  static void on_endpoint_error(void* arg, ucp_ep_h endpoint, ucs_status_t status);
+
+  const UcxTransportOptions options_;
+  const int rank_;
+  std::mutex mutex_;  // every UCX call and all state below
+  std::vector<Peer> peers_;  // sized once: Peer addresses are error-handler arguments
+  std::unordered_map<Operation*, std::unique_ptr<Operation>> operations_;
+  std::unordered_map<Completion*, Operation*> by_completion_;
+  std::vector<int> failed_peers_;        // reported, not yet acted on
+  bool watches_processes_ = false;       // some peer is watchable
+  Clock::time_point next_process_check_{};
+  std::vector<void*> close_requests_;    // ucp_ep_close_nbx requests still running
+  uint64_t completions_ = 0;  // completions applied so far
+  // completions_ as each thread last saw it in progress(): a thread whose
+  // transfers another thread completed must not go to sleep.
+  std::unordered_map<std::thread::id, uint64_t> seen_completions_;
+  // Threads in wait_for_activity. A completion made by another thread
+  // (its progress() consumed the worker's event, or its cancel()) would not
+  // wake them through the worker's fd, so each completion pokes this eventfd.
+  int waiters_ = 0;
+  int wake_fd_ = -1;
+  // Last member, so it is destroyed first: callbacks that UCX still runs while
+  // the worker goes away find everything above intact.
+  UcxWorker worker_;
+};
+
+}  // namespace strata::runtime

@@ -1,0 +1,129 @@
+#include "runtime/transport/ucx/ucx_worker.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "common/error.h"
+#include "common/log.h"
+
+namespace strata::runtime {
+namespace {
+
+// UCX's alias for every transport that moves bytes through memory shared
+// between processes (posix, sysv, xpmem, knem, cma). Negating it, rather than
+// listing tcp, keeps whatever network transports the machine has.
+constexpr const char* kNoSharedMemoryTls = "^sm";
+
+[[noreturn]] void fail_ucx(int rank, const char* call, ucs_status_t status) {
+  fail(ErrorCode::kSystem, {rank, -1, "UCX transport setup"}, "{} failed: {}", call, ucs_status_string(status));
+}
+
+// The settings this transport imposes on top of UCX's (environment) defaults.
+std::vector<std::pair<std::string, std::string>> config_overrides(const UcxTransportOptions& options) {
+  std::vector<std::pair<std::string, std::string>> overrides;
+  if (options.allow_shared_memory) {
+    // In UCX 1.13 posix/sysv do not claim peer-failure support unless asked,
+    // so with UCP_ERR_HANDLING_MODE_PEER endpoints (which we need to notice a
+    // dead peer) UCX silently drops shared memory and uses tcp even on one host.
+    overrides.emplace_back("MM_ERROR_HANDLING", "y");
+  } else {
+    overrides.emplace_back("TLS", kNoSharedMemoryTls);
+  }
+  if (!options.network_devices.empty()) overrides.emplace_back("NET_DEVICES", options.network_devices);
+  // Keepalive is how UCX notices a peer that died without closing a socket
+  // (always the case over shared memory). UCX's 20 s default outlasts short
+  // timeouts; a round is one small message or a pid check per endpoint.
+  double keepalive_s = std::clamp(options.timeout_s / 10, 1.0, 20.0);
+  overrides.emplace_back("KEEPALIVE_INTERVAL", fmt::format("{}ms", static_cast<int64_t>(keepalive_s * 1000)));
+  return overrides;
+}
+
+ucp_context_h create_context(const UcxTransportOptions& options, int rank) {
+  ucp_config_t* config = nullptr;
+  ucs_status_t status = ucp_config_read(nullptr, nullptr, &config);
+  if (status != UCS_OK) fail_ucx(rank, "ucp_config_read", status);
+  for (const auto& [name, value] : config_overrides(options)) {
+    status = ucp_config_modify(config, name.c_str(), value.c_str());
+    if (status != UCS_OK) {
+      ucp_config_release(config);
+      fail(ErrorCode::kSystem, {rank, -1, "UCX transport setup"}, "setting UCX {}={} failed: {}", name, value,
+           ucs_status_string(status));
+    }
+  }
+  ucp_params_t params{};
+  params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
+  params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
+  params.mt_workers_shared = 0;
+  ucp_context_h context = nullptr;
+  status = ucp_init(&params, config, &context);
+  ucp_config_release(config);
+  if (status != UCS_OK) fail_ucx(rank, "ucp_init", status);
+  return context;
+}
+
+}  // namespace
+
+UcxWorker::UcxWorker(const UcxTransportOptions& options, int rank) : rank_(rank) {
+  context_ = create_context(options, rank);
+  // SERIALIZED: the transport's mutex admits one thread at a time, which is
+  // all UCX needs, and spares the worker's internal locks.
+  ucp_worker_params_t params{};
+  params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  params.thread_mode = UCS_THREAD_MODE_SERIALIZED;
+  ucs_status_t status = ucp_worker_create(context_, &params, &worker_);
+  if (status != UCS_OK) {
+    ucp_cleanup(context_);
+    fail_ucx(rank, "ucp_worker_create", status);
+  }
+  status = ucp_worker_get_efd(worker_, &event_fd_);
+  if (status != UCS_OK) {
+    ucp_worker_destroy(worker_);
+    ucp_cleanup(context_);
+    fail_ucx(rank, "ucp_worker_get_efd", status);
+  }
+}
+
+UcxWorker::~UcxWorker() {
+  ucp_worker_destroy(worker_);
+  ucp_cleanup(context_);
+}
+
+std::vector<std::byte> UcxWorker::address() const {
+  ucp_address_t* address = nullptr;
+  size_t length = 0;
+  ucs_status_t status = ucp_worker_get_address(worker_, &address, &length);
+  if (status != UCS_OK) fail_ucx(rank_, "ucp_worker_get_address", status);
+  const auto* bytes = reinterpret_cast<const std::byte*>(address);
+  std::vector<std::byte> copy(bytes, bytes + length);
+  ucp_worker_release_address(worker_, address);
+  return copy;
+}
+
+std::vector<PeerContact> exchange_contacts(Bootstrap& bootstrap, const std::vector<std::byte>& my_address) {
+  struct Header {  // plain bytes, the same layout on every rank
+    uint64_t address_bytes;
+    ProcessIdentity process;
+  };
+  auto nranks = static_cast<size_t>(bootstrap.size());
+  Header mine{my_address.size(), this_process_identity()};
+  std::vector<std::byte> header_bytes = bootstrap.allgather(std::as_bytes(std::span(&mine, 1)));
+  std::vector<Header> headers(nranks);
+  std::memcpy(headers.data(), header_bytes.data(), nranks * sizeof(Header));
+  size_t longest = 0;
+  for (const Header& header : headers) longest = std::max<size_t>(longest, header.address_bytes);
+
+  std::vector<std::byte> padded(longest);
+  std::copy(my_address.begin(), my_address.end(), padded.begin());
+  std::vector<std::byte> all = bootstrap.allgather(padded);
+  std::vector<PeerContact> contacts(nranks);
+  for (size_t rank = 0; rank < nranks; ++rank) {
+    auto begin = all.begin() + static_cast<ptrdiff_t>(rank * longest);
+    contacts[rank].address.assign(begin, begin + static_cast<ptrdiff_t>(headers[rank].address_bytes));
+    contacts[rank].process = headers[rank].process;
+  }
+  return contacts;
+}
+
+}  // namespace strata::runtime

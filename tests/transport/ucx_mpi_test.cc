@@ -1,0 +1,93 @@
+// Ranks as MPI processes: MpiBootstrap + UCX transport, a ring exchange of
+// several sizes with verification, with and without shared memory.
+#include <mpi.h>
+
+#include <cstdio>
+#include <string>
+
+#include "common/error.h"
+#include "runtime/bootstrap/mpi_bootstrap.h"
+#include "runtime/transport/ucx/ucx_transport.h"
+#include "tests/transport/ucx_test_util.h"
+
+namespace strata::runtime {
+namespace {
+
+// Returns the number of problems this rank saw.
+int ring_exchange(Transport& transport, size_t bytes, int round) {
+  int rank = transport.rank(), size = transport.size();
+  int right = (rank + 1) % size, left = (rank + size - 1) % size;
+  auto out = testing::pattern(bytes, rank * 1000 + round);
+  std::vector<std::byte> in(bytes);
+  Completion send, recv;
+  // The tag names the sender, as the executor's tags do.
+  transport.post_recv(left, (uint64_t(left) << 32) | round, in.data(), bytes, &recv);
+  transport.post_send(right, (uint64_t(rank) << 32) | round, out.data(), bytes, &send);
+  if (!testing::drive_one(transport, {&send, &recv}, std::chrono::seconds(60))) {
+    std::fprintf(stderr, "rank %d: %zu bytes: timed out\n", rank, bytes);
+    return 1;
+  }
+  int problems = 0;
+  for (Completion* done : {&send, &recv}) {
+    if (done->state.load() != Completion::kDone) {
+      std::fprintf(stderr, "rank %d: %zu bytes: %s\n", rank, bytes, done->error.c_str());
+      ++problems;
+    }
+  }
+  if (recv.received_bytes != bytes || in != testing::pattern(bytes, left * 1000 + round)) {
+    std::fprintf(stderr, "rank %d: %zu bytes from rank %d: wrong data (got %zu bytes, first %d)\n", rank, bytes, left,
+                 static_cast<size_t>(recv.received_bytes), bytes ? static_cast<int>(in[0]) : -1);
+    ++problems;
+  }
+  return problems;
+}
+
+int run(bool allow_shared_memory) {
+  MpiBootstrap bootstrap(MPI_COMM_WORLD);
+  UcxTransportOptions options;
+  options.allow_shared_memory = allow_shared_memory;
+  options.timeout_s = 60;
+  options.network_devices = "lo";  // hermetic: other interfaces on CI machines come and go
+  auto transport = create_ucx_transport(bootstrap, options);
+  int problems = 0, round = 0;
+  for (size_t bytes : {size_t{0}, size_t{1}, size_t{4} << 10, size_t{64} << 10, size_t{8} << 20}) {
+    problems += ring_exchange(*transport, bytes, round++);
+  }
+  std::string path = describe_ucx_path(*transport, (transport->rank() + 1) % transport->size());
+  bool uses_shm = path.find("posix") != std::string::npos || path.find("sysv") != std::string::npos ||
+                  path.find("cma") != std::string::npos;
+  // Ranks here share one host, so UCX should pick shared memory exactly when allowed.
+  if (uses_shm != allow_shared_memory) {
+    std::fprintf(stderr, "rank %d: shared memory %s but %s:\n%s\n", transport->rank(), uses_shm ? "used" : "not used",
+                 allow_shared_memory ? "allowed" : "disallowed", path.c_str());
+    ++problems;
+  }
+  if (transport->rank() == 0) {
+    size_t lane = path.find("lane[0]");
+    std::printf("allow_shared_memory=%d: %s\n", allow_shared_memory,
+                lane == std::string::npos ? path.c_str() : path.substr(lane, path.find('\n', lane) - lane).c_str());
+  }
+  // Nobody tears down while a neighbour may still be receiving.
+  bootstrap.allgather({});
+  return problems;
+}
+
+}  // namespace
+}  // namespace strata::runtime
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0, problems = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  try {
+    for (bool shm : {true, false}) problems += strata::runtime::run(shm);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "rank %d: %s\n", rank, error.what());
+    problems += 1;
+  }
+  int total = 0;
+  MPI_Allreduce(&problems, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (rank == 0) std::printf("ucx_mpi_test: %s (%d problems)\n", total == 0 ? "PASSED" : "FAILED", total);
+  MPI_Finalize();
+  return total == 0 ? 0 : 1;
+}
