@@ -40,6 +40,13 @@ int choose_spin_us(const topology::Topology& topology, int rank) {
   return static_cast<unsigned>(local) <= cores ? 100 : 0;
 }
 
+int choose_yield_us(const topology::Topology& topology, int rank) {
+  if (config().yield_us >= 0) return config().yield_us;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const int local = topology.ranks_on_node(topology.node_of_rank[rank]);
+  return static_cast<unsigned>(local) <= cores ? 0 : 1000;
+}
+
 // Shared memory to ranks on this host, UCX to the rest. Both factories are
 // collective over the bootstrap, and every rank takes the same branches
 // because every rank sees the same topology.
@@ -96,6 +103,7 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
   for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
   impl->comm_id = 1;
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());
+  impl->limits.yield_us = choose_yield_us(topology, bootstrap.rank());
   return std::shared_ptr<Communicator>(
       new Communicator(bootstrap.rank(), bootstrap.size(), options.name, std::move(topology), std::move(impl)));
 }
@@ -142,6 +150,7 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
   }
   impl->comm_id = child_comm_id(impl_->comm_id, split_number, color);
   impl->limits.spin_us = impl_->limits.spin_us;
+  impl->limits.yield_us = impl_->limits.yield_us;
   const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
   return std::shared_ptr<Communicator>(new Communicator(new_rank, static_cast<int>(members.size()),
                                                         options.name.empty() ? name_ : options.name,

@@ -1,5 +1,7 @@
 #include "runtime/executor.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -232,6 +234,13 @@ void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits
     check_limits(runs, deadline, limits);
     const auto idle = Clock::now() - last_activity;
     if (idle < std::chrono::microseconds(limits.spin_us)) continue;
+    // More ranks than cores: a peer we wait for may be waiting for our core.
+    // Yielding hands it over at once; sleeping would add a wake-up latency
+    // (tens of microseconds) to every step.
+    if (idle < std::chrono::microseconds(limits.spin_us + limits.yield_us)) {
+      sched_yield();
+      continue;
+    }
     // Sleep in the kernel until a transport has something; a short cap keeps
     // aborts and other transports in a group responsive.
     transports.front()->wait_for_activity(std::chrono::milliseconds(transports.size() > 1 ? 0 : 1));

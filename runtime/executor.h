@@ -29,7 +29,8 @@ struct BoundOperation {
 
 struct ExecutionLimits {
   double timeout_s = 300;
-  int spin_us = 0;  // busy-poll this long after the last event before sleeping
+  int spin_us = 0;   // busy-poll this long after the last event
+  int yield_us = 0;  // then poll with sched_yield() this long before sleeping
 };
 
 // Runs all operations together to completion. Throws Error(kRemote) for a

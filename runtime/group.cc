@@ -92,6 +92,7 @@ void run_together(std::span<PendingOperation> operations) {
     if (used == arenas_used.end()) used = arenas_used.insert(arenas_used.end(), {pending.communicator, 0});
     bound.push_back(GroupRunner::bind(pending, used->second++));
     limits.spin_us = std::min(limits.spin_us, pending.communicator->impl().limits.spin_us);
+    limits.yield_us = std::min(limits.yield_us, pending.communicator->impl().limits.yield_us);
   }
   try {
     execute(bound, limits);

@@ -29,6 +29,10 @@ constexpr std::array kTable{
               "Microseconds to busy-poll before sleeping in the kernel; -1 spins only when this "
               "host has at least as many cores as ranks",
               "-1..1000000"},
+    ConfigVar{"STRATA_YIELD_US", ConfigType::kInt, "-1",
+              "Microseconds to poll with sched_yield() after spinning, before sleeping; -1 yields "
+              "for 1000us only when this host has more ranks than cores",
+              "-1..1000000"},
     ConfigVar{"STRATA_SOCKET_IFNAME", ConfigType::kString, "",
               "Network interface whose address ncclGetUniqueId advertises (default: first "
               "non-loopback interface that is up)",
@@ -107,6 +111,10 @@ void apply(Config& config, const ConfigVar& var, std::string_view value) {
     const int64_t spin = parse_int(var, value);
     if (spin < -1 || spin > 1000000) bad_value(var, value, "out of range");
     config.spin_us = static_cast<int>(spin);
+  } else if (name == "STRATA_YIELD_US") {
+    const int64_t yield = parse_int(var, value);
+    if (yield < -1 || yield > 1000000) bad_value(var, value, "out of range");
+    config.yield_us = static_cast<int>(yield);
   } else if (name == "STRATA_SOCKET_IFNAME") config.socket_ifname = value;
   else if (name == "STRATA_HOSTID") config.hostid = value;
   else if (name == "STRATA_UCX_SHM") config.ucx_shm = parse_bool(var, value);

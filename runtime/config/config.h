@@ -19,6 +19,7 @@ struct Config {
   std::string algo;            // "" = planner's choice; "ring" or "allreduce=ring,broadcast=tree"
   uint64_t chunk_bytes = 0;    // pipelining segment; 0 = algorithm's default
   int spin_us = 0;             // busy-poll this long before sleeping; -1 = decide from core count
+  int yield_us = 0;            // then poll with sched_yield(); -1 = decide from core count
   std::string socket_ifname;   // interface for the unique-id rendezvous
   std::string hostid;          // overrides the detected host identity
   bool ucx_shm = true;         // let UCX use shared memory between ranks of one host
