@@ -27,7 +27,7 @@ constexpr bool kHaveCuda = STRATA_HAVE_CUDA != 0;
 
 // Transports compiled into every build; the UCX one reaches other processes,
 // the loopback one joins ranks inside one process (ncclCommInitAll).
-constexpr std::array<std::string_view, 2> kTransports{"ucx", "loopback (in-process)"};
+constexpr std::array<std::string_view, 3> kTransports{"shm (same host)", "ucx", "loopback (in-process)"};
 
 std::string_view type_name(ConfigType type) {
   switch (type) {
