@@ -17,10 +17,10 @@
 
 #include "runtime/bootstrap/thread_bootstrap.h"
 #include "runtime/transport/shm/shm_transport.h"
+#include "tests/support/transport_test_util.h"
 
 namespace strata::runtime::testing {
 
-using Transports = std::vector<std::unique_ptr<Transport>>;
 
 inline std::vector<int> all_ranks(int nranks) {
   std::vector<int> ranks(nranks);
@@ -48,50 +48,6 @@ inline Transports make_shm_world(int nranks, const ShmTransportOptions& options 
   return transports;
 }
 
-inline bool pending(const Completion& done) {
-  return done.state.load(std::memory_order_acquire) == Completion::kPending;
-}
-
-// Progresses every transport until none of `completions` is pending; false on timeout.
-inline bool drive(const Transports& transports, const std::vector<Completion*>& completions,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool any_pending = false;
-    for (Completion* done : completions) any_pending |= pending(*done);
-    if (!any_pending) return true;
-    for (auto& transport : transports) transport->progress();
-  }
-  return false;
-}
-
-// Drives one transport with the executor's loop: progress, else sleep in wait_for_activity.
-inline bool drive_one(Transport& transport, const std::vector<Completion*>& completions,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool any_pending = false;
-    for (Completion* done : completions) any_pending |= pending(*done);
-    if (!any_pending) return true;
-    if (!transport.progress()) transport.wait_for_activity(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-// Bytes that differ with position and seed, 8 at a time (tests fill and
-// compare hundreds of MiB, so this must not be the slow part).
-inline std::vector<std::byte> pattern(size_t bytes, int seed) {
-  std::vector<std::byte> data(bytes);
-  const uint64_t base = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(seed + 1);
-  size_t i = 0;
-  for (; i + 8 <= bytes; i += 8) {
-    uint64_t word = base + i * 0xff51afd7ed558ccdull;
-    word ^= word >> 29;
-    std::memcpy(data.data() + i, &word, 8);
-  }
-  for (; i < bytes; ++i) data[i] = static_cast<std::byte>((base >> (i & 7)) + i);
-  return data;
-}
 
 // Names in /dev/shm that this transport creates ("strata-shm-<pid>-...")
 // for process `pid`.
