@@ -8,6 +8,7 @@
 #include "runtime/bootstrap/bootstrap.h"
 #include "runtime/communicator_impl.h"
 #include "runtime/config/config.h"
+#include "runtime/topology_probe.h"
 #include "runtime/transport/loopback/loopback_transport.h"
 #include "runtime/transport/routed_transport.h"
 #include "runtime/transport/shm/shm_transport.h"
@@ -100,6 +101,8 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
   topology::Topology topology = exchange_host_ids(bootstrap);
   auto impl = std::make_unique<Impl>();
   impl->transport = connect_transports(bootstrap, topology);
+  // Sites and link distances, before any other traffic (the probe uses the transport's tags alone).
+  discover_sites_and_distances(bootstrap, *impl->transport, topology);
   for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
   impl->comm_id = 1;
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());
@@ -154,7 +157,7 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
   const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
   return std::shared_ptr<Communicator>(new Communicator(new_rank, static_cast<int>(members.size()),
                                                         options.name.empty() ? name_ : options.name,
-                                                        topology::Topology::from_host_ids(std::move(hosts)),
+                                                        topology_.subset(members),
                                                         std::move(impl)));
 }
 

@@ -14,6 +14,8 @@ Topology Topology::from_host_ids(std::vector<std::string> host_ids) {
     topology.node_of_rank.push_back(it->second);
   }
   topology.host_of_rank = std::move(host_ids);
+  topology.site_of_node.assign(topology.node_count, 0);
+  topology.site_names = {"site0"};
   return topology;
 }
 
@@ -26,6 +28,26 @@ std::vector<int> Topology::ranks_of_node(int node) const {
   for (int rank = 0; rank < static_cast<int>(node_of_rank.size()); ++rank)
     if (node_of_rank[rank] == node) ranks.push_back(rank);
   return ranks;
+}
+
+std::vector<int> Topology::node_leaders() const {
+  std::vector<int> leaders(node_count, -1);
+  for (int rank = static_cast<int>(node_of_rank.size()) - 1; rank >= 0; --rank) leaders[node_of_rank[rank]] = rank;
+  return leaders;
+}
+
+Topology Topology::subset(const std::vector<int>& members) const {
+  std::vector<std::string> hosts;
+  for (int member : members) hosts.push_back(host_of_rank.at(member));
+  Topology child = from_host_ids(std::move(hosts));
+  // Keep the parent's site indices and names so site pairs stay comparable.
+  for (size_t i = 0; i < members.size(); ++i) child.site_of_node[child.node_of_rank[i]] = site_of_rank(members[i]);
+  child.site_names = site_names;
+  child.site_count = site_count;
+  child.site_source = site_source;
+  child.distances = distances;
+  child.probe_note = "inherited from the parent communicator";
+  return child;
 }
 
 }  // namespace strata::topology

@@ -51,6 +51,25 @@ constexpr std::array kTable{
               "Network devices UCX may use (its UCX_NET_DEVICES syntax, e.g. wan0 or eth0); "
               "default: UCX's choice",
               ""},
+    ConfigVar{"STRATA_SITE", ConfigType::kString, "",
+              "Site of this rank: an index (0, 1, ...) or a name; set on every rank or none. Wins over "
+              "STRATA_TOPO_FILE and probing (docs/topology.md)",
+              ""},
+    ConfigVar{"STRATA_TOPO_FILE", ConfigType::kString, "",
+              "JSON file listing the hosts of each site and optionally site-pair RTT/bandwidth "
+              "(docs/topology.md); used when STRATA_SITE is unset",
+              ""},
+    ConfigVar{"STRATA_PROBE", ConfigType::kBool, "1",
+              "Measure RTT and bandwidth between node leaders when a communicator is created (0: use "
+              "assumed distances; sites then come from STRATA_SITE or STRATA_TOPO_FILE only)",
+              ""},
+    ConfigVar{"STRATA_NCCL_ASYNC_STAGING", ConfigType::kBool, "0",
+              "EXPERIMENTAL: stage CUDA device buffers without blocking the caller (proxy thread + "
+              "stream wait); hung with 4 ranks on one GPU, so off by default",
+              ""},
+    ConfigVar{"STRATA_PROBE_MS", ConfigType::kInt, "1000",
+              "Time budget in milliseconds for the link probe at communicator creation",
+              "1..600000"},
 };
 
 [[noreturn]] void bad_value(const ConfigVar& var, std::string_view value, std::string_view why) {
@@ -121,6 +140,15 @@ void apply(Config& config, const ConfigVar& var, std::string_view value) {
   else if (name == "STRATA_SHM") config.shm = parse_bool(var, value);
   else if (name == "STRATA_SHM_CMA") config.shm_cma = parse_bool(var, value);
   else if (name == "STRATA_UCX_NET_DEVICES") config.ucx_net_devices = value;
+  else if (name == "STRATA_SITE") config.site = value;
+  else if (name == "STRATA_TOPO_FILE") config.topo_file = value;
+  else if (name == "STRATA_PROBE") config.probe = parse_bool(var, value);
+  else if (name == "STRATA_NCCL_ASYNC_STAGING") config.nccl_async_staging = parse_bool(var, value);
+  else if (name == "STRATA_PROBE_MS") {
+    const int64_t budget = parse_int(var, value);
+    if (budget < 1 || budget > 600000) bad_value(var, value, "out of range");
+    config.probe_ms = static_cast<int>(budget);
+  }
   else fail(ErrorCode::kInternal, {}, "config variable {} has no parser", name);
 }
 

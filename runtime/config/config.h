@@ -26,6 +26,11 @@ struct Config {
   bool shm = true;             // Strata's own shared-memory transport between ranks of one host
   bool shm_cma = true;         // single-copy large messages with process_vm_readv
   std::string ucx_net_devices; // UCX_NET_DEVICES for Strata's UCX context
+  std::string site;            // STRATA_SITE: this rank's site (index or name); "" = not set
+  std::string topo_file;       // STRATA_TOPO_FILE: JSON sites/links file; "" = none
+  bool probe = true;           // STRATA_PROBE: measure leader-to-leader links at creation
+  int probe_ms = 1000;         // STRATA_PROBE_MS: budget for that probe
+  bool nccl_async_staging = false;  // experimental non-blocking staging of device buffers
 };
 
 enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };

@@ -2,7 +2,6 @@
 
 #include <cstdint>
 
-#include "runtime/nccl/device_memory.h"
 
 namespace strata::nccl {
 
@@ -42,11 +41,7 @@ void check_buffer(const void* buffer, const char* name, uint64_t bytes, const Er
   if (buffer == nullptr) {
     fail(ErrorCode::kInvalidArgument, context, "argument {} is NULL but must hold {} bytes", name, bytes);
   }
-  if (is_device_memory(buffer)) {
-    fail(ErrorCode::kInvalidUsage, context,
-         "{} {} is CUDA device memory; device buffers need the CUDA path, which is not implemented yet", name,
-         buffer);
-  }
+  // CUDA device memory is fine: the entry points stage it (device_staging.h).
 }
 
 void check_out_pointer(const void* pointer, const char* name, const ErrorContext& context) {

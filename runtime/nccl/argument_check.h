@@ -37,7 +37,7 @@ uint64_t check_count(size_t count, DataType type, uint64_t blocks, const ErrorCo
 void check_rank_argument(int value, const char* name, int nranks, const ErrorContext& context);
 
 // A buffer of `bytes` bytes: must not be NULL unless `bytes` is 0, and must
-// be memory the host can read (device memory needs the CUDA path).
+// may be host or CUDA device memory (the entry points stage the latter).
 void check_buffer(const void* buffer, const char* name, uint64_t bytes, const ErrorContext& context);
 
 // Where a function stores its result.

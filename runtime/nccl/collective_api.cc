@@ -1,12 +1,16 @@
 // The collective and point-to-point entry points. Each checks its arguments
 // in NCCL's terms, then hands the call to the communicator, which runs it to
-// completion (or queues it until ncclGroupEnd). `stream` is not used: with
-// host buffers there is nothing to order on a CUDA stream, and the call has
-// completed by the time it returns.
+// completion (or queues it until ncclGroupEnd). With host buffers `stream`
+// is not used: there is nothing to order on a CUDA stream, and the call has
+// completed by the time it returns. CUDA device buffers are staged through
+// pinned host memory on `stream` (device_staging.h); outside a group the
+// collective then runs later on the communicator's proxy thread, so the
+// lambdas below own (copy) everything they use.
 #include "runtime/communicator.h"
 #include "runtime/nccl/api_guard.h"
 #include "runtime/nccl/argument_check.h"
 #include "runtime/nccl/comm_handle.h"
+#include "runtime/nccl/device_staging.h"
 #include "runtime/nccl/profiling_alias.h"
 #include "runtime/nccl/redop.h"
 
@@ -38,130 +42,172 @@ Call begin(ncclComm_t comm, const ncclDataType_t& datatype, const char* function
 
 // sendbuff is read on the root only.
 ncclResult_t broadcast(const char* function, const void* sendbuff, void* recvbuff, size_t count,
-                       const ncclDataType_t& datatype, int root, ncclComm_t comm) {
+                       const ncclDataType_t& datatype, int root, ncclComm_t comm, cudaStream_t stream) {
   return guard(function, [&] {
     const Call call = begin(comm, datatype, function);
     call.check_root(root);
     const uint64_t bytes = call.bytes(count);
-    check_buffer(sendbuff, "sendbuff", call.is_rank(root) ? bytes : 0, call.context());
+    const uint64_t send_bytes = call.is_rank(root) ? bytes : 0;
+    check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
     check_buffer(recvbuff, "recvbuff", bytes, call.context());
-    call.comm().broadcast(sendbuff, recvbuff, count, call.type, root);
+    StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, root](const void* send, void* recv) {
+      comm->broadcast(send, recv, count, type, root);
+    });
   });
 }
 
 }  // namespace
 
 ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                           ncclRedOp_t op, ncclComm_t comm, cudaStream_t /*stream*/) {
+                           ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclAllReduce", [&] {
     const Call call = begin(comm, datatype, "ncclAllReduce");
     const Reduction reduction = call.reduction(op);
     const uint64_t bytes = call.bytes(count);
     check_buffer(sendbuff, "sendbuff", bytes, call.context());
     check_buffer(recvbuff, "recvbuff", bytes, call.context());
-    call.comm().all_reduce(sendbuff, recvbuff, count, call.type, reduction.op, reduction.finish);
+    StagedCall staged(call.ref, sendbuff, bytes, recvbuff, bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, reduction](const void* send, void* recv) {
+      comm->all_reduce(send, recv, count, type, reduction.op, reduction.finish);
+    });
   });
 }
 
 ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype, int root,
-                           ncclComm_t comm, cudaStream_t /*stream*/) {
-  return broadcast("ncclBroadcast", sendbuff, recvbuff, count, datatype, root, comm);
+                           ncclComm_t comm, cudaStream_t stream) {
+  return broadcast("ncclBroadcast", sendbuff, recvbuff, count, datatype, root, comm, stream);
 }
 
 ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
-                       cudaStream_t /*stream*/) {
-  return broadcast("ncclBcast", buff, buff, count, datatype, root, comm);
+                       cudaStream_t stream) {
+  return broadcast("ncclBcast", buff, buff, count, datatype, root, comm, stream);
 }
 
 // recvbuff is written on the root only.
 ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t /*stream*/) {
+                        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclReduce", [&] {
     const Call call = begin(comm, datatype, "ncclReduce");
     call.check_root(root);
     const Reduction reduction = call.reduction(op);
     const uint64_t bytes = call.bytes(count);
     check_buffer(sendbuff, "sendbuff", bytes, call.context());
-    check_buffer(recvbuff, "recvbuff", call.is_rank(root) ? bytes : 0, call.context());
-    call.comm().reduce(sendbuff, recvbuff, count, call.type, reduction.op, root, reduction.finish);
+    const uint64_t recv_bytes = call.is_rank(root) ? bytes : 0;
+    check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    StagedCall staged(call.ref, sendbuff, bytes, recvbuff, recv_bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, reduction, root](const void* send, void* recv) {
+      comm->reduce(send, recv, count, type, reduction.op, root, reduction.finish);
+    });
   });
 }
 
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount, ncclDataType_t datatype,
-                           ncclComm_t comm, cudaStream_t /*stream*/) {
+                           ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclAllGather", [&] {
     const Call call = begin(comm, datatype, "ncclAllGather");
-    check_buffer(sendbuff, "sendbuff", call.bytes(sendcount), call.context());
-    check_buffer(recvbuff, "recvbuff", call.bytes(sendcount, call.ref.size), call.context());
-    call.comm().all_gather(sendbuff, recvbuff, sendcount, call.type);
+    const uint64_t send_bytes = call.bytes(sendcount);
+    const uint64_t recv_bytes = call.bytes(sendcount, call.ref.size);
+    check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
+    check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, recv_bytes, stream);
+    staged.run([comm = call.ref.comm, sendcount, type = call.type](const void* send, void* recv) {
+      comm->all_gather(send, recv, sendcount, type);
+    });
   });
 }
 
 ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount, ncclDataType_t datatype,
-                               ncclRedOp_t op, ncclComm_t comm, cudaStream_t /*stream*/) {
+                               ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclReduceScatter", [&] {
     const Call call = begin(comm, datatype, "ncclReduceScatter");
     const Reduction reduction = call.reduction(op);
-    check_buffer(sendbuff, "sendbuff", call.bytes(recvcount, call.ref.size), call.context());
-    check_buffer(recvbuff, "recvbuff", call.bytes(recvcount), call.context());
-    call.comm().reduce_scatter(sendbuff, recvbuff, recvcount, call.type, reduction.op, reduction.finish);
+    const uint64_t send_bytes = call.bytes(recvcount, call.ref.size);
+    const uint64_t recv_bytes = call.bytes(recvcount);
+    check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
+    check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, recv_bytes, stream);
+    staged.run([comm = call.ref.comm, recvcount, type = call.type, reduction](const void* send, void* recv) {
+      comm->reduce_scatter(send, recv, recvcount, type, reduction.op, reduction.finish);
+    });
   });
 }
 
 ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype,
-                          ncclComm_t comm, cudaStream_t /*stream*/) {
+                          ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclAlltoAll", [&] {
     const Call call = begin(comm, datatype, "ncclAlltoAll");
     const uint64_t bytes = call.bytes(count, call.ref.size);
     check_buffer(sendbuff, "sendbuff", bytes, call.context());
     check_buffer(recvbuff, "recvbuff", bytes, call.context());
-    call.comm().all_to_all(sendbuff, recvbuff, count, call.type);
+    StagedCall staged(call.ref, sendbuff, bytes, recvbuff, bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type](const void* send, void* recv) {
+      comm->all_to_all(send, recv, count, type);
+    });
   });
 }
 
 // recvbuff (nranks blocks) is written on the root only.
 ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype, int root,
-                        ncclComm_t comm, cudaStream_t /*stream*/) {
+                        ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclGather", [&] {
     const Call call = begin(comm, datatype, "ncclGather");
     call.check_root(root);
-    check_buffer(sendbuff, "sendbuff", call.bytes(count), call.context());
+    const uint64_t send_bytes = call.bytes(count);
+    check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
     const uint64_t gathered = call.bytes(count, call.ref.size);
-    check_buffer(recvbuff, "recvbuff", call.is_rank(root) ? gathered : 0, call.context());
-    call.comm().gather(sendbuff, recvbuff, count, call.type, root);
+    const uint64_t recv_bytes = call.is_rank(root) ? gathered : 0;
+    check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, recv_bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, root](const void* send, void* recv) {
+      comm->gather(send, recv, count, type, root);
+    });
   });
 }
 
 // sendbuff (nranks blocks) is read on the root only.
 ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t datatype, int root,
-                         ncclComm_t comm, cudaStream_t /*stream*/) {
+                         ncclComm_t comm, cudaStream_t stream) {
   return guard("ncclScatter", [&] {
     const Call call = begin(comm, datatype, "ncclScatter");
     call.check_root(root);
     const uint64_t scattered = call.bytes(count, call.ref.size);
-    check_buffer(sendbuff, "sendbuff", call.is_rank(root) ? scattered : 0, call.context());
-    check_buffer(recvbuff, "recvbuff", call.bytes(count), call.context());
-    call.comm().scatter(sendbuff, recvbuff, count, call.type, root);
+    const uint64_t send_bytes = call.is_rank(root) ? scattered : 0;
+    const uint64_t recv_bytes = call.bytes(count);
+    check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
+    check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, recv_bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, root](const void* send, void* recv) {
+      comm->scatter(send, recv, count, type, root);
+    });
   });
 }
 
 ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
-                      cudaStream_t /*stream*/) {
+                      cudaStream_t stream) {
   return guard("ncclSend", [&] {
     const Call call = begin(comm, datatype, "ncclSend");
     check_rank_argument(peer, "peer", call.ref.size, call.context());
-    check_buffer(sendbuff, "sendbuff", call.bytes(count), call.context());
-    call.comm().send(sendbuff, count, call.type, peer);
+    const uint64_t bytes = call.bytes(count);
+    check_buffer(sendbuff, "sendbuff", bytes, call.context());
+    StagedCall staged(call.ref, sendbuff, bytes, nullptr, 0, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, peer](const void* send, void*) {
+      comm->send(send, count, type, peer);
+    });
   });
 }
 
 ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
-                      cudaStream_t /*stream*/) {
+                      cudaStream_t stream) {
   return guard("ncclRecv", [&] {
     const Call call = begin(comm, datatype, "ncclRecv");
     check_rank_argument(peer, "peer", call.ref.size, call.context());
-    check_buffer(recvbuff, "recvbuff", call.bytes(count), call.context());
-    call.comm().recv(recvbuff, count, call.type, peer);
+    const uint64_t bytes = call.bytes(count);
+    check_buffer(recvbuff, "recvbuff", bytes, call.context());
+    StagedCall staged(call.ref, nullptr, 0, recvbuff, bytes, stream);
+    staged.run([comm = call.ref.comm, count, type = call.type, peer](const void*, void* recv) {
+      comm->recv(recv, count, type, peer);
+    });
   });
 }
 

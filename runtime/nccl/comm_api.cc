@@ -8,6 +8,7 @@
 #include "runtime/nccl/argument_check.h"
 #include "runtime/nccl/comm_config.h"
 #include "runtime/nccl/device_memory.h"
+#include "runtime/nccl/device_staging.h"
 #include "runtime/nccl/group.h"
 #include "runtime/nccl/profiling_alias.h"
 
@@ -107,6 +108,7 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
   return guard(kName, [&] {
     const CommRef ref = usable_comm(comm, kName);
     check_out_pointer(newcomm, "newcomm", ref.context);
+    drain_staging(ref.comm.get());  // device-buffer calls still queued on the proxy go first
     *newcomm = nullptr;
     if (color < 0 && color != NCCL_SPLIT_NOCOLOR) {
       fail(ErrorCode::kInvalidArgument, ref.context, "color {} is negative but not NCCL_SPLIT_NOCOLOR", color);
@@ -124,15 +126,20 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
   });
 }
 
-// Nothing is left in flight after a call returns (host memory, no streams),
-// so finalizing only forbids further operations.
+// Device-buffer calls may still be queued on the communicator's proxy
+// (device_staging.h): finalizing waits for them, then forbids further operations.
 ncclResult_t ncclCommFinalize(ncclComm_t comm) {
-  return guard("ncclCommFinalize", [&] { finalize_comm(queryable_comm(comm, "ncclCommFinalize").handle); });
+  return guard("ncclCommFinalize", [&] {
+    const CommRef ref = queryable_comm(comm, "ncclCommFinalize");
+    drain_staging(ref.comm.get());  // device-buffer calls still queued on the proxy complete first
+    finalize_comm(ref.handle);
+  });
 }
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   return guard("ncclCommDestroy", [&] {
     const CommRef ref = lookup_comm(comm, "ncclCommDestroy");
+    if (ref.comm) drain_staging(ref.comm.get(), /*stop=*/true);  // queued device-buffer calls first
     // Torn down outside the registry lock, once no other call holds it.
     release_when_idle(retire_comm(ref.handle, CommState::kDestroyed));
   });
@@ -143,6 +150,7 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
     const CommRef ref = lookup_comm(comm, "ncclCommAbort");
     // Wakes calls still waiting on other threads; they return ncclInvalidUsage.
     if (ref.comm) ref.comm->abort();
+    if (ref.comm) drain_staging(ref.comm.get(), /*stop=*/true);  // queued calls fail fast now
     release_when_idle(retire_comm(ref.handle, CommState::kAborted));
   });
 }

@@ -5,6 +5,7 @@
 
 #include "runtime/communicator.h"
 #include "runtime/nccl/api_guard.h"
+#include "runtime/nccl/device_staging.h"
 #include "runtime/nccl/group.h"
 #include "runtime/nccl/profiling_alias.h"
 
@@ -146,7 +147,24 @@ ncclResult_t ncclGroupEnd() {
     // two in one group, so only a program's error would notice the order.
     run_deferred_creations();
     const ReleasedInGroup released;
-    runtime::group_end();
+    {
+      // Device buffers staged by the group's calls go back to the device
+      // (and the staging is given back) even when an operation failed.
+      struct FinishStaging {
+        bool done = false;
+        ~FinishStaging() {
+          if (!done) {
+            try {
+              finish_group_staging();
+            } catch (...) {
+            }
+          }
+        }
+      } staging;
+      runtime::group_end();
+      staging.done = true;
+      finish_group_staging();
+    }
     return take_group_error();
   });
 }

@@ -1,0 +1,617 @@
+#include "runtime/nccl/device_staging.h"
+
+#include "runtime/config/config.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "runtime/communicator.h"
+#include "runtime/nccl/device_memory.h"
+
+namespace strata::nccl {
+namespace {
+
+// The driver API values used here, from cuda.h (stable since CUDA 10).
+using CuResult = int;
+using CuContext = void*;
+using CuStream = void*;
+constexpr CuResult kCudaSuccess = 0;
+constexpr int kPointerAttributeContext = 1;        // CU_POINTER_ATTRIBUTE_CONTEXT
+constexpr unsigned kMemHostAllocPortable = 0x01;  // CU_MEMHOSTALLOC_PORTABLE
+constexpr int kCaptureStatusNone = 0;             // CU_STREAM_CAPTURE_STATUS_NONE
+constexpr unsigned kMemHostAllocDeviceMap = 0x02; // CU_MEMHOSTALLOC_DEVICEMAP
+constexpr unsigned kEventDisableTiming = 0x2;     // CU_EVENT_DISABLE_TIMING
+constexpr unsigned kStreamWaitValueGeq = 0x0;     // CU_STREAM_WAIT_VALUE_GEQ
+constexpr CuResult kCudaErrorNotReady = 600;      // CUDA_ERROR_NOT_READY
+using CuEvent = void*;
+
+struct Driver {
+  CuResult (*pointer_get_attribute)(void* data, int attribute, uintptr_t pointer) = nullptr;
+  CuResult (*memcpy_dtoh_async)(void* host, uintptr_t device, size_t bytes, CuStream stream) = nullptr;
+  CuResult (*memcpy_htod_async)(uintptr_t device, const void* host, size_t bytes, CuStream stream) = nullptr;
+  CuResult (*stream_synchronize)(CuStream stream) = nullptr;
+  CuResult (*stream_is_capturing)(CuStream stream, int* status) = nullptr;
+  CuResult (*mem_host_alloc)(void** pointer, size_t bytes, unsigned flags) = nullptr;
+  CuResult (*mem_free_host)(void* pointer) = nullptr;
+  CuResult (*ctx_push)(CuContext context) = nullptr;
+  CuResult (*ctx_pop)(CuContext* context) = nullptr;
+  CuResult (*get_error_string)(CuResult error, const char** text) = nullptr;
+  // For the asynchronous path only.
+  CuResult (*event_create)(CuEvent* event, unsigned flags) = nullptr;
+  CuResult (*event_record)(CuEvent event, CuStream stream) = nullptr;
+  CuResult (*event_query)(CuEvent event) = nullptr;
+  CuResult (*event_synchronize)(CuEvent event) = nullptr;
+  CuResult (*event_destroy)(CuEvent event) = nullptr;
+  CuResult (*stream_wait_value32)(CuStream stream, uintptr_t address, uint32_t value, unsigned flags) = nullptr;
+  CuResult (*mem_host_get_device_pointer)(uintptr_t* device, void* host, unsigned flags) = nullptr;
+  CuResult (*ctx_set_current)(CuContext context) = nullptr;
+
+  bool async_complete() const {
+    return complete() && event_create && event_record && event_query && event_synchronize && event_destroy &&
+           stream_wait_value32 && mem_host_get_device_pointer && ctx_set_current;
+  }
+
+  bool complete() const {
+    return pointer_get_attribute && memcpy_dtoh_async && memcpy_htod_async && stream_synchronize &&
+           stream_is_capturing && mem_host_alloc && mem_free_host && ctx_push && ctx_pop;
+  }
+};
+
+template <typename F>
+void load(void* library, F& function, const char* name) {
+  function = reinterpret_cast<F>(dlsym(library, name));
+}
+
+// Asked only once a buffer is known to be device memory, so the program
+// has loaded the driver already (RTLD_NOLOAD: never start CUDA ourselves).
+const Driver& driver() {
+  static const Driver loaded = [] {
+    Driver d;
+    void* library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (library == nullptr) return d;
+    load(library, d.pointer_get_attribute, "cuPointerGetAttribute");
+    load(library, d.memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2");
+    load(library, d.memcpy_htod_async, "cuMemcpyHtoDAsync_v2");
+    load(library, d.stream_synchronize, "cuStreamSynchronize");
+    load(library, d.stream_is_capturing, "cuStreamIsCapturing");
+    load(library, d.mem_host_alloc, "cuMemHostAlloc");
+    load(library, d.mem_free_host, "cuMemFreeHost");
+    load(library, d.ctx_push, "cuCtxPushCurrent_v2");
+    load(library, d.ctx_pop, "cuCtxPopCurrent_v2");
+    load(library, d.get_error_string, "cuGetErrorString");
+    load(library, d.event_create, "cuEventCreate");
+    load(library, d.event_record, "cuEventRecord");
+    load(library, d.event_query, "cuEventQuery");
+    load(library, d.event_synchronize, "cuEventSynchronize");
+    load(library, d.event_destroy, "cuEventDestroy_v2");
+    load(library, d.stream_wait_value32, "cuStreamWaitValue32_v2");
+    if (d.stream_wait_value32 == nullptr) load(library, d.stream_wait_value32, "cuStreamWaitValue32");
+    load(library, d.mem_host_get_device_pointer, "cuMemHostGetDevicePointer_v2");
+    load(library, d.ctx_set_current, "cuCtxSetCurrent");
+    return d;  // the handle stays open for the process lifetime on purpose
+  }();
+  return loaded;
+}
+
+std::string cuda_error_text(CuResult result) {
+  const char* text = nullptr;
+  if (driver().get_error_string != nullptr && driver().get_error_string(result, &text) == kCudaSuccess &&
+      text != nullptr) {
+    return text;
+  }
+  return "CUDA driver error " + std::to_string(result);
+}
+
+void check_cuda(CuResult result, const ErrorContext& context, const char* what) {
+  if (result != kCudaSuccess) {
+    fail(ErrorCode::kSystem, context, "{} failed: {} ({})", what, cuda_error_text(result), result);
+  }
+}
+
+// Makes `context` current on this thread for a scope: the caller may have
+// made its device buffers on another thread, with no context current here.
+class ContextScope {
+ public:
+  explicit ContextScope(CuContext context) : pushed_(context != nullptr && driver().ctx_push(context) == kCudaSuccess) {}
+  ~ContextScope() {
+    CuContext popped = nullptr;
+    if (pushed_) driver().ctx_pop(&popped);
+  }
+  ContextScope(const ContextScope&) = delete;
+  ContextScope& operator=(const ContextScope&) = delete;
+
+ private:
+  bool pushed_;
+};
+
+CuContext context_of(const void* device_pointer) {
+  CuContext context = nullptr;
+  if (driver().pointer_get_attribute(&context, kPointerAttributeContext,
+                                     reinterpret_cast<uintptr_t>(device_pointer)) != kCudaSuccess) {
+    return nullptr;
+  }
+  return context;
+}
+
+// Whether [inner, inner + inner_bytes) lies inside [outer, outer + outer_bytes).
+bool inside(const void* inner, uint64_t inner_bytes, const void* outer, uint64_t outer_bytes) {
+  const auto i = reinterpret_cast<uintptr_t>(inner);
+  const auto o = reinterpret_cast<uintptr_t>(outer);
+  return i >= o && i - o <= outer_bytes && inner_bytes <= outer_bytes - (i - o);
+}
+
+// Asynchronous staging is EXPERIMENTAL and off unless
+// STRATA_NCCL_ASYNC_STAGING=1 (it hung with 4 ranks sharing one H100, see
+// README.md); it stays off for the process once the driver refused a stream wait.
+std::atomic<bool> g_async_refused{false};
+bool async_wanted() {
+  return runtime::config().nccl_async_staging && !g_async_refused.load() && driver().async_complete();
+}
+
+using EventRef = std::shared_ptr<void>;  // an event, destroyed with its last reference
+
+EventRef record_event(CuStream stream, const ErrorContext& context) {
+  CuEvent event = nullptr;
+  check_cuda(driver().event_create(&event, kEventDisableTiming), context, "cuEventCreate");
+  EventRef ref(event, [](void* e) { driver().event_destroy(e); });
+  check_cuda(driver().event_record(event, stream), context, "cuEventRecord");
+  return ref;
+}
+
+}  // namespace
+
+// A communicator's pinned staging buffers (grow-only) and, once an
+// asynchronous call needs it, its proxy thread.
+struct StagingPool {
+  struct Buffer {
+    void* data = nullptr;
+    uint64_t bytes = 0;
+    CuContext context = nullptr;  // current when it was allocated (for the free)
+    bool held = false;            // by a call or group still being set up
+    EventRef busy_until;          // the stream copies that still use it
+  };
+  struct Job {
+    CuEvent ready = nullptr;  // the device -> host copy is done
+    StagedWork work;
+    const void* send = nullptr;
+    void* recv = nullptr;
+    uint32_t sequence = 0;
+    CuContext context = nullptr;
+  };
+
+  std::mutex mutex;
+  std::condition_variable wake_proxy;
+  std::condition_variable idle;
+  std::vector<Buffer> buffers;
+  std::deque<Job> jobs;
+  bool running_job = false;
+  bool stopping = false;
+  std::exception_ptr failure;  // of a queued operation; every later call returns it
+  std::thread proxy;
+  uint32_t* sequence_host = nullptr;  // pinned, mapped: the proxy writes, streams wait on it
+  uintptr_t sequence_device = 0;
+  CuContext sequence_context = nullptr;
+  uint32_t next_sequence = 0;
+
+  ~StagingPool() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    wake_proxy.notify_all();
+    if (proxy.joinable()) proxy.join();
+    for (Buffer& buffer : buffers) {
+      if (buffer.data == nullptr) continue;
+      const ContextScope scope(buffer.context);
+      if (buffer.busy_until) driver().event_synchronize(buffer.busy_until.get());
+      buffer.busy_until.reset();
+      driver().mem_free_host(buffer.data);  // errors ignored: the driver may be gone at exit
+    }
+    if (sequence_host != nullptr) {
+      const ContextScope scope(sequence_context);
+      driver().mem_free_host(sequence_host);
+    }
+  }
+
+  // A buffer of at least `bytes` that no call holds and no stream copy uses.
+  void* take(uint64_t bytes, CuContext context, const ErrorContext& error_context) {
+    std::lock_guard lock(mutex);
+    Buffer* chosen = nullptr;
+    Buffer* regrow = nullptr;
+    for (Buffer& buffer : buffers) {
+      if (buffer.held) continue;
+      if (buffer.busy_until) {
+        if (driver().event_query(buffer.busy_until.get()) != kCudaSuccess) continue;
+        buffer.busy_until.reset();
+      }
+      if (buffer.bytes >= bytes) {
+        chosen = &buffer;
+        break;
+      }
+      if (regrow == nullptr) regrow = &buffer;
+    }
+    if (chosen == nullptr) {
+      if (regrow == nullptr) regrow = &buffers.emplace_back();
+      if (regrow->data != nullptr) {
+        const ContextScope scope(regrow->context);
+        driver().mem_free_host(regrow->data);
+        *regrow = Buffer{};
+      }
+      // Whole MiB, at least half again the largest buffer so far, so a
+      // growing series of calls reallocates only a few times.
+      constexpr uint64_t kMiB = uint64_t{1} << 20;
+      uint64_t largest = 0;
+      for (const Buffer& buffer : buffers) largest = std::max(largest, buffer.bytes);
+      uint64_t grown = std::max(bytes, std::min(largest + largest / 2, bytes * 2));
+      grown = (grown + kMiB - 1) / kMiB * kMiB;
+      void* data = nullptr;
+      check_cuda(driver().mem_host_alloc(&data, grown, kMemHostAllocPortable), error_context,
+                 "cuMemHostAlloc (staging for device buffers)");
+      *regrow = Buffer{data, grown, context, false, nullptr};
+      chosen = regrow;
+    }
+    chosen->held = true;
+    return chosen->data;
+  }
+
+  // Gives back buffers a call held; `busy_until` (may be null) says when the
+  // stream is done with them.
+  void give_back(const std::vector<void*>& taken, const EventRef& busy_until) {
+    std::lock_guard lock(mutex);
+    for (Buffer& buffer : buffers) {
+      if (std::find(taken.begin(), taken.end(), buffer.data) != taken.end() && buffer.held) {
+        buffer.held = false;
+        buffer.busy_until = busy_until;
+      }
+    }
+  }
+
+  // Starts the proxy and the sequence word; false when the driver cannot.
+  bool ensure_proxy(CuContext context) {
+    std::lock_guard lock(mutex);
+    if (proxy.joinable()) return true;
+    void* word = nullptr;
+    if (driver().mem_host_alloc(&word, sizeof(uint32_t), kMemHostAllocPortable | kMemHostAllocDeviceMap) !=
+        kCudaSuccess) {
+      return false;
+    }
+    uintptr_t device = 0;
+    if (driver().mem_host_get_device_pointer(&device, word, 0) != kCudaSuccess) {
+      driver().mem_free_host(word);
+      return false;
+    }
+    sequence_host = static_cast<uint32_t*>(word);
+    __atomic_store_n(sequence_host, 0u, __ATOMIC_RELEASE);
+    sequence_device = device;
+    sequence_context = context;
+    proxy = std::thread([this] { proxy_loop(); });
+    return true;
+  }
+
+  uint32_t enqueue(Job job) {
+    uint32_t sequence;
+    {
+      std::lock_guard lock(mutex);
+      sequence = ++next_sequence;
+      job.sequence = sequence;
+      jobs.push_back(std::move(job));
+    }
+    wake_proxy.notify_one();
+    return sequence;
+  }
+
+  void proxy_loop() {
+    CuContext current = nullptr;
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mutex);
+        wake_proxy.wait(lock, [&] { return stopping || !jobs.empty(); });
+        if (jobs.empty()) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+        running_job = true;
+      }
+      if (job.context != current && driver().ctx_set_current(job.context) == kCudaSuccess) current = job.context;
+      std::exception_ptr error;
+      const CuResult waited = driver().event_synchronize(job.ready);
+      driver().event_destroy(job.ready);
+      if (waited != kCudaSuccess) {
+        error = std::make_exception_ptr(
+            Error(ErrorCode::kSystem, "cuEventSynchronize (device to staging copy) failed: " + cuda_error_text(waited)));
+      } else {
+        try {
+          job.work(job.send, job.recv);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
+      job.work = nullptr;  // drops what it held (the communicator) before anyone sees the proxy idle
+      // Releases the stream even when the operation failed: the program
+      // learns of the failure from its next call on this communicator.
+      __atomic_store_n(sequence_host, job.sequence, __ATOMIC_RELEASE);
+      {
+        std::lock_guard lock(mutex);
+        if (error && !failure) failure = error;
+        running_job = false;
+      }
+      idle.notify_all();
+    }
+  }
+
+  // Waits until everything queued ran; returns a queued operation's failure.
+  std::exception_ptr drain() {
+    std::unique_lock lock(mutex);
+    idle.wait(lock, [&] { return jobs.empty() && !running_job; });
+    return failure;
+  }
+
+  void wait_for(uint32_t sequence) {
+    std::unique_lock lock(mutex);
+    idle.wait(lock, [&] {
+      return static_cast<int32_t>(__atomic_load_n(sequence_host, __ATOMIC_ACQUIRE) - sequence) >= 0;
+    });
+  }
+
+  std::exception_ptr pending_failure() {
+    std::lock_guard lock(mutex);
+    return failure;
+  }
+};
+
+namespace {
+
+// One pool per communicator, found by its address; pools of communicators
+// that are gone are freed when the next pool is made. Never destroyed at
+// exit (the driver may already be unloaded then).
+struct PoolRegistry {
+  std::mutex mutex;
+  std::map<const runtime::Communicator*, std::pair<std::weak_ptr<runtime::Communicator>, std::shared_ptr<StagingPool>>>
+      pools;
+  std::atomic<bool> any{false};
+};
+PoolRegistry& registry() {
+  static auto* instance = new PoolRegistry;
+  return *instance;
+}
+
+std::shared_ptr<StagingPool> find_pool(const runtime::Communicator* comm) {
+  PoolRegistry& r = registry();
+  if (!r.any.load(std::memory_order_relaxed)) return nullptr;
+  std::lock_guard lock(r.mutex);
+  auto found = r.pools.find(comm);
+  if (found == r.pools.end() || found->second.first.expired()) return nullptr;
+  return found->second.second;
+}
+
+std::shared_ptr<StagingPool> pool_of(const std::shared_ptr<runtime::Communicator>& comm) {
+  PoolRegistry& r = registry();
+  std::vector<std::shared_ptr<StagingPool>> dead;  // freed outside the lock
+  std::lock_guard lock(r.mutex);
+  auto found = r.pools.find(comm.get());
+  if (found != r.pools.end() && found->second.first.lock() == comm) return found->second.second;
+  for (auto it = r.pools.begin(); it != r.pools.end();) {
+    if (it->second.first.expired()) {
+      dead.push_back(std::move(it->second.second));
+      it = r.pools.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto pool = std::make_shared<StagingPool>();
+  r.pools[comm.get()] = {comm, pool};
+  r.any.store(true);
+  return pool;
+}
+
+// What a group on this thread staged: results to copy back at its end, and
+// the buffers to give back.
+struct PendingCopy {
+  void* device = nullptr;
+  const void* host = nullptr;
+  uint64_t bytes = 0;
+  cudaStream_t stream = nullptr;
+  CuContext context = nullptr;
+  ErrorContext error_context;
+};
+struct HeldBuffers {
+  std::shared_ptr<StagingPool> pool;
+  std::vector<void*> taken;
+};
+thread_local std::vector<PendingCopy> t_pending_copies;
+thread_local std::vector<HeldBuffers> t_group_held;
+
+void copy_back(const PendingCopy& copy) {
+  const ContextScope scope(copy.context);
+  auto* stream = reinterpret_cast<CuStream>(copy.stream);
+  check_cuda(driver().memcpy_htod_async(reinterpret_cast<uintptr_t>(copy.device), copy.host, copy.bytes, stream),
+             copy.error_context, "cuMemcpyHtoDAsync (staged result to device)");
+  check_cuda(driver().stream_synchronize(stream), copy.error_context, "cuStreamSynchronize (after copy back)");
+}
+
+}  // namespace
+
+StagedCall::StagedCall(const CommRef& ref, const void* send, uint64_t send_bytes, void* recv, uint64_t recv_bytes,
+                       cudaStream_t stream)
+    : send_(send), recv_(recv), stream_(stream), context_(ref.context) {
+  const bool send_device = send_bytes > 0 && is_device_memory(send);
+  const bool recv_device = recv_bytes > 0 && is_device_memory(recv);
+  in_group_ = runtime::group_depth() > 0;
+  const bool may_be_async = (send_device || recv_device) && !in_group_ && async_wanted();
+
+  // Whatever this call is, operations queued earlier on the communicator's
+  // proxy come first; a queued call that failed fails this one too.
+  if (std::shared_ptr<StagingPool> existing = find_pool(ref.comm.get())) {
+    std::exception_ptr failure = may_be_async ? existing->pending_failure() : existing->drain();
+    if (failure) std::rethrow_exception(failure);
+  }
+  if (!send_device && !recv_device) return;
+
+  const char* const function = context_.operation.c_str();
+  if (!driver().complete()) {
+    fail(ErrorCode::kInvalidUsage, context_,
+         "a buffer is CUDA device memory but the CUDA driver functions staging needs were not found");
+  }
+  auto* cu_stream = reinterpret_cast<CuStream>(stream);
+  const CuContext cu_context = context_of(send_device ? send : recv);
+  cu_context_ = cu_context;
+  const ContextScope scope(cu_context);
+  int capturing = kCaptureStatusNone;
+  check_cuda(driver().stream_is_capturing(cu_stream, &capturing), context_, "cuStreamIsCapturing");
+  if (capturing != kCaptureStatusNone) {
+    fail(ErrorCode::kInvalidUsage, context_,
+         "{} with CUDA device buffers on a stream that is capturing a CUDA graph is not supported: device "
+         "buffers are staged through host memory by the host, which a graph cannot replay",
+         function);
+  }
+
+  pool_ = pool_of(ref.comm);
+  async_ = may_be_async && pool_->ensure_proxy(cu_context);
+
+  const auto take = [&](uint64_t bytes) {
+    void* staged = pool_->take(bytes, cu_context, context_);
+    taken_.push_back(staged);
+    return staged;
+  };
+  // Stage the larger region first when one holds the other (in-place).
+  const void* copy_from = nullptr;  // device region to bring to the host
+  void* copy_to = nullptr;
+  uint64_t copy_bytes = 0;
+  if (send_device && recv_device && inside(send, send_bytes, recv, recv_bytes)) {
+    void* staged = take(recv_bytes);
+    copy_from = recv, copy_to = staged, copy_bytes = recv_bytes;
+    send_ = static_cast<char*>(staged) + (static_cast<const char*>(send) - static_cast<const char*>(recv));
+    recv_ = staged;
+  } else if (send_device && recv_device && inside(recv, recv_bytes, send, send_bytes)) {
+    void* staged = take(send_bytes);
+    copy_from = send, copy_to = staged, copy_bytes = send_bytes;
+    send_ = staged;
+    recv_ = static_cast<char*>(staged) + (static_cast<const char*>(recv) - static_cast<const char*>(send));
+  } else {
+    if (send_device) {
+      void* staged = take(send_bytes);
+      copy_from = send, copy_to = staged, copy_bytes = send_bytes;
+      send_ = staged;
+    }
+    if (recv_device) recv_ = take(recv_bytes);
+  }
+  if (recv_device) {
+    device_recv_ = recv;
+    staged_recv_ = recv_;
+    recv_bytes_ = recv_bytes;
+  }
+  if (copy_bytes > 0) {
+    check_cuda(driver().memcpy_dtoh_async(copy_to, reinterpret_cast<uintptr_t>(copy_from), copy_bytes, cu_stream),
+               context_, "cuMemcpyDtoHAsync (device buffer to staging)");
+  }
+  if (async_) {
+    // The proxy waits for this event (the caller's earlier work on the
+    // stream and the copy), not the caller.
+    CuEvent event = nullptr;
+    check_cuda(driver().event_create(&event, kEventDisableTiming), context_, "cuEventCreate");
+    ready_event_ = event;
+    check_cuda(driver().event_record(event, cu_stream), context_, "cuEventRecord");
+  } else {
+    check_cuda(driver().stream_synchronize(cu_stream), context_, "cuStreamSynchronize (before the collective)");
+  }
+}
+
+void StagedCall::run(StagedWork work) {
+  if (!pool_) {
+    work(send_, recv_);
+    return;
+  }
+  const ContextScope scope(cu_context_);
+  auto* cu_stream = reinterpret_cast<CuStream>(stream_);
+  if (!async_) {
+    work(send_, recv_);
+    if (device_recv_ == nullptr) return;
+    PendingCopy copy{device_recv_, staged_recv_, recv_bytes_, stream_, cu_context_, context_};
+    if (in_group_) {
+      t_pending_copies.push_back(std::move(copy));
+    } else {
+      copy_back(copy);
+    }
+    return;
+  }
+  StagingPool::Job job;
+  job.ready = ready_event_;
+  job.work = std::move(work);
+  job.send = send_;
+  job.recv = recv_;
+  job.context = cu_context_;
+  ready_event_ = nullptr;  // the proxy destroys it
+  const uint32_t sequence = pool_->enqueue(std::move(job));
+  // The stream waits (on the GPU) until the proxy has written `sequence`.
+  const CuResult waited = driver().stream_wait_value32(cu_stream, pool_->sequence_device, sequence, kStreamWaitValueGeq);
+  if (waited != kCudaSuccess) {
+    // No stream memory operations here after all: wait on the host, and
+    // stage synchronously from now on.
+    g_async_refused.store(true);
+    pool_->wait_for(sequence);
+  }
+  if (device_recv_ != nullptr) {
+    check_cuda(driver().memcpy_htod_async(reinterpret_cast<uintptr_t>(device_recv_), staged_recv_, recv_bytes_,
+                                          cu_stream),
+               context_, "cuMemcpyHtoDAsync (staged result to device)");
+  }
+  pool_->give_back(taken_, record_event(cu_stream, context_));
+  taken_.clear();
+}
+
+StagedCall::~StagedCall() {
+  if (!pool_) return;
+  const ContextScope scope(cu_context_);
+  if (ready_event_ != nullptr) {
+    // Set up for the proxy but never handed over: let the copy finish first.
+    driver().stream_synchronize(reinterpret_cast<CuStream>(stream_));
+    driver().event_destroy(ready_event_);
+  }
+  if (taken_.empty()) return;
+  if (in_group_) {
+    t_group_held.push_back(HeldBuffers{pool_, std::move(taken_)});
+  } else {
+    pool_->give_back(taken_, nullptr);
+  }
+}
+
+void finish_group_staging() {
+  std::vector<PendingCopy> copies = std::move(t_pending_copies);
+  t_pending_copies.clear();
+  std::vector<HeldBuffers> held = std::move(t_group_held);
+  t_group_held.clear();
+  struct GiveBack {
+    std::vector<HeldBuffers>& held;
+    ~GiveBack() {
+      for (HeldBuffers& h : held) h.pool->give_back(h.taken, nullptr);
+    }
+  } give_back{held};
+  for (const PendingCopy& copy : copies) copy_back(copy);
+}
+
+void drain_staging(const runtime::Communicator* comm, bool stop) {
+  std::shared_ptr<StagingPool> pool = find_pool(comm);
+  if (!pool) return;
+  pool->drain();
+  if (!stop) return;
+  PoolRegistry& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto found = r.pools.find(comm);
+  if (found != r.pools.end() && found->second.second == pool) r.pools.erase(found);
+  // The pool (its proxy and buffers) goes with the last reference: here, or
+  // at the end of a group that still holds some of its buffers.
+}
+
+}  // namespace strata::nccl

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Pins two house rules: layers include only downwards (common <- topology <-
+# collectives <- runtime), and only runtime/config reads STRATA_* variables.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+check() {  # check <layer> <forbidden include prefixes...>
+  local layer=$1; shift
+  for prefix in "$@"; do
+    if grep -rnE "#include \"${prefix}/" "$layer" --include='*.h' --include='*.cc' --include='*.cu'; then
+      echo "layering: $layer must not include $prefix/ headers" >&2
+      status=1
+    fi
+  done
+}
+check common topology collectives runtime
+check topology collectives runtime
+check collectives runtime
+if grep -rnE 'getenv\("STRATA_' common topology collectives runtime include --include='*.h' --include='*.cc' --include='*.cu' \
+     | grep -v '^runtime/config/'; then
+  echo "config: STRATA_* variables must be declared in runtime/config/config.cc and read through config()" >&2
+  status=1
+fi
+[ $status -eq 0 ] && echo "layering and configuration rules hold"
+exit $status
