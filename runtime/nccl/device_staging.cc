@@ -1,9 +1,5 @@
 #include "runtime/nccl/device_staging.h"
 
-#include "runtime/config/config.h"
-
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -18,132 +14,13 @@
 #include <vector>
 
 #include "runtime/communicator.h"
+#include "runtime/config/config.h"
+#include "runtime/nccl/cuda_driver.h"
 #include "runtime/nccl/device_memory.h"
 
 namespace strata::nccl {
 namespace {
 
-// The driver API values used here, from cuda.h (stable since CUDA 10).
-using CuResult = int;
-using CuContext = void*;
-using CuStream = void*;
-constexpr CuResult kCudaSuccess = 0;
-constexpr int kPointerAttributeContext = 1;        // CU_POINTER_ATTRIBUTE_CONTEXT
-constexpr unsigned kMemHostAllocPortable = 0x01;  // CU_MEMHOSTALLOC_PORTABLE
-constexpr int kCaptureStatusNone = 0;             // CU_STREAM_CAPTURE_STATUS_NONE
-constexpr unsigned kMemHostAllocDeviceMap = 0x02; // CU_MEMHOSTALLOC_DEVICEMAP
-constexpr unsigned kEventDisableTiming = 0x2;     // CU_EVENT_DISABLE_TIMING
-constexpr unsigned kStreamWaitValueGeq = 0x0;     // CU_STREAM_WAIT_VALUE_GEQ
-constexpr CuResult kCudaErrorNotReady = 600;      // CUDA_ERROR_NOT_READY
-using CuEvent = void*;
-
-struct Driver {
-  CuResult (*pointer_get_attribute)(void* data, int attribute, uintptr_t pointer) = nullptr;
-  CuResult (*memcpy_dtoh_async)(void* host, uintptr_t device, size_t bytes, CuStream stream) = nullptr;
-  CuResult (*memcpy_htod_async)(uintptr_t device, const void* host, size_t bytes, CuStream stream) = nullptr;
-  CuResult (*stream_synchronize)(CuStream stream) = nullptr;
-  CuResult (*stream_is_capturing)(CuStream stream, int* status) = nullptr;
-  CuResult (*mem_host_alloc)(void** pointer, size_t bytes, unsigned flags) = nullptr;
-  CuResult (*mem_free_host)(void* pointer) = nullptr;
-  CuResult (*ctx_push)(CuContext context) = nullptr;
-  CuResult (*ctx_pop)(CuContext* context) = nullptr;
-  CuResult (*get_error_string)(CuResult error, const char** text) = nullptr;
-  // For the asynchronous path only.
-  CuResult (*event_create)(CuEvent* event, unsigned flags) = nullptr;
-  CuResult (*event_record)(CuEvent event, CuStream stream) = nullptr;
-  CuResult (*event_query)(CuEvent event) = nullptr;
-  CuResult (*event_synchronize)(CuEvent event) = nullptr;
-  CuResult (*event_destroy)(CuEvent event) = nullptr;
-  CuResult (*stream_wait_value32)(CuStream stream, uintptr_t address, uint32_t value, unsigned flags) = nullptr;
-  CuResult (*mem_host_get_device_pointer)(uintptr_t* device, void* host, unsigned flags) = nullptr;
-  CuResult (*ctx_set_current)(CuContext context) = nullptr;
-
-  bool async_complete() const {
-    return complete() && event_create && event_record && event_query && event_synchronize && event_destroy &&
-           stream_wait_value32 && mem_host_get_device_pointer && ctx_set_current;
-  }
-
-  bool complete() const {
-    return pointer_get_attribute && memcpy_dtoh_async && memcpy_htod_async && stream_synchronize &&
-           stream_is_capturing && mem_host_alloc && mem_free_host && ctx_push && ctx_pop;
-  }
-};
-
-template <typename F>
-void load(void* library, F& function, const char* name) {
-  function = reinterpret_cast<F>(dlsym(library, name));
-}
-
-// Asked only once a buffer is known to be device memory, so the program
-// has loaded the driver already (RTLD_NOLOAD: never start CUDA ourselves).
-const Driver& driver() {
-  static const Driver loaded = [] {
-    Driver d;
-    void* library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    if (library == nullptr) return d;
-    load(library, d.pointer_get_attribute, "cuPointerGetAttribute");
-    load(library, d.memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2");
-    load(library, d.memcpy_htod_async, "cuMemcpyHtoDAsync_v2");
-    load(library, d.stream_synchronize, "cuStreamSynchronize");
-    load(library, d.stream_is_capturing, "cuStreamIsCapturing");
-    load(library, d.mem_host_alloc, "cuMemHostAlloc");
-    load(library, d.mem_free_host, "cuMemFreeHost");
-    load(library, d.ctx_push, "cuCtxPushCurrent_v2");
-    load(library, d.ctx_pop, "cuCtxPopCurrent_v2");
-    load(library, d.get_error_string, "cuGetErrorString");
-    load(library, d.event_create, "cuEventCreate");
-    load(library, d.event_record, "cuEventRecord");
-    load(library, d.event_query, "cuEventQuery");
-    load(library, d.event_synchronize, "cuEventSynchronize");
-    load(library, d.event_destroy, "cuEventDestroy_v2");
-    load(library, d.stream_wait_value32, "cuStreamWaitValue32_v2");
-    if (d.stream_wait_value32 == nullptr) load(library, d.stream_wait_value32, "cuStreamWaitValue32");
-    load(library, d.mem_host_get_device_pointer, "cuMemHostGetDevicePointer_v2");
-    load(library, d.ctx_set_current, "cuCtxSetCurrent");
-    return d;  // the handle stays open for the process lifetime on purpose
-  }();
-  return loaded;
-}
-
-std::string cuda_error_text(CuResult result) {
-  const char* text = nullptr;
-  if (driver().get_error_string != nullptr && driver().get_error_string(result, &text) == kCudaSuccess &&
-      text != nullptr) {
-    return text;
-  }
-  return "CUDA driver error " + std::to_string(result);
-}
-
-void check_cuda(CuResult result, const ErrorContext& context, const char* what) {
-  if (result != kCudaSuccess) {
-    fail(ErrorCode::kSystem, context, "{} failed: {} ({})", what, cuda_error_text(result), result);
-  }
-}
-
-// Makes `context` current on this thread for a scope: the caller may have
-// made its device buffers on another thread, with no context current here.
-class ContextScope {
- public:
-  explicit ContextScope(CuContext context) : pushed_(context != nullptr && driver().ctx_push(context) == kCudaSuccess) {}
-  ~ContextScope() {
-    CuContext popped = nullptr;
-    if (pushed_) driver().ctx_pop(&popped);
-  }
-  ContextScope(const ContextScope&) = delete;
-  ContextScope& operator=(const ContextScope&) = delete;
-
- private:
-  bool pushed_;
-};
-
-CuContext context_of(const void* device_pointer) {
-  CuContext context = nullptr;
-  if (driver().pointer_get_attribute(&context, kPointerAttributeContext,
-                                     reinterpret_cast<uintptr_t>(device_pointer)) != kCudaSuccess) {
-    return nullptr;
-  }
-  return context;
-}
 
 // Whether [inner, inner + inner_bytes) lies inside [outer, outer + outer_bytes).
 bool inside(const void* inner, uint64_t inner_bytes, const void* outer, uint64_t outer_bytes) {
