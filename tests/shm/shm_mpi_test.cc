@@ -33,33 +33,6 @@ std::vector<int> node_ranks() {
   return ranks;
 }
 
-// Returns the number of problems this rank saw.
-int ring_exchange(Transport& transport, size_t bytes, int round) {
-  const int rank = transport.rank(), size = transport.size();
-  const int right = (rank + 1) % size, left = (rank + size - 1) % size;
-  auto out = testing::pattern(bytes, rank * 1000 + round);
-  std::vector<std::byte> in(bytes);
-  Completion send, recv;
-  transport.post_recv(left, (uint64_t(left) << 32) | round, in.data(), bytes, &recv);
-  transport.post_send(right, (uint64_t(rank) << 32) | round, out.data(), bytes, &send);
-  if (!testing::drive_one(transport, {&send, &recv}, std::chrono::seconds(60))) {
-    std::fprintf(stderr, "rank %d: %zu bytes: timed out\n", rank, bytes);
-    return 1;
-  }
-  int problems = 0;
-  for (Completion* done : {&send, &recv}) {
-    if (done->state.load() != Completion::kDone) {
-      std::fprintf(stderr, "rank %d: %zu bytes: %s\n", rank, bytes, done->error.c_str());
-      ++problems;
-    }
-  }
-  if (recv.received_bytes != bytes || in != testing::pattern(bytes, left * 1000 + round)) {
-    std::fprintf(stderr, "rank %d: %zu bytes from rank %d: wrong data\n", rank, bytes, left);
-    ++problems;
-  }
-  return problems;
-}
-
 int run_ring(bool use_cma) {
   MpiBootstrap bootstrap(MPI_COMM_WORLD);
   ShmTransportOptions options;
@@ -71,7 +44,7 @@ int run_ring(bool use_cma) {
   for (int repeat = 0; repeat < 50; ++repeat) {
     for (size_t bytes : {size_t{0}, size_t{1}, size_t{4} << 10, size_t{64} << 10, size_t{1} << 20, size_t{8} << 20}) {
       if (bytes == (size_t{8} << 20) && repeat % 10 != 0) continue;  // keep the run short on 2 cores
-      problems += ring_exchange(*transport, bytes, round++);
+      problems += testing::ring_exchange(*transport, bytes, round++);
       ++exchanges;
     }
   }

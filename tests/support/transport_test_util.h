@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -58,6 +59,35 @@ inline std::vector<std::byte> pattern(size_t bytes, int seed) {
   }
   for (; i < bytes; ++i) data[i] = static_cast<std::byte>((base >> (i & 7)) + i);
   return data;
+}
+
+// Sends `bytes` to the right neighbour and checks what came from the left,
+// tagging messages with the sender as the executor does. Returns the number
+// of problems this rank saw (printed to stderr).
+inline int ring_exchange(Transport& transport, size_t bytes, int round) {
+  const int rank = transport.rank(), size = transport.size();
+  const int right = (rank + 1) % size, left = (rank + size - 1) % size;
+  auto out = pattern(bytes, rank * 1000 + round);
+  std::vector<std::byte> in(bytes);
+  Completion send, recv;
+  transport.post_recv(left, (uint64_t(left) << 32) | round, in.data(), bytes, &recv);
+  transport.post_send(right, (uint64_t(rank) << 32) | round, out.data(), bytes, &send);
+  if (!drive_one(transport, {&send, &recv}, std::chrono::seconds(60))) {
+    std::fprintf(stderr, "rank %d: %zu bytes: timed out\n", rank, bytes);
+    return 1;
+  }
+  int problems = 0;
+  for (Completion* done : {&send, &recv}) {
+    if (done->state.load() != Completion::kDone) {
+      std::fprintf(stderr, "rank %d: %zu bytes: %s\n", rank, bytes, done->error.c_str());
+      ++problems;
+    }
+  }
+  if (recv.received_bytes != bytes || in != pattern(bytes, left * 1000 + round)) {
+    std::fprintf(stderr, "rank %d: %zu bytes from rank %d: wrong data\n", rank, bytes, left);
+    ++problems;
+  }
+  return problems;
 }
 
 }  // namespace strata::runtime::testing

@@ -13,35 +13,6 @@
 namespace strata::runtime {
 namespace {
 
-// Returns the number of problems this rank saw.
-int ring_exchange(Transport& transport, size_t bytes, int round) {
-  int rank = transport.rank(), size = transport.size();
-  int right = (rank + 1) % size, left = (rank + size - 1) % size;
-  auto out = testing::pattern(bytes, rank * 1000 + round);
-  std::vector<std::byte> in(bytes);
-  Completion send, recv;
-  // The tag names the sender, as the executor's tags do.
-  transport.post_recv(left, (uint64_t(left) << 32) | round, in.data(), bytes, &recv);
-  transport.post_send(right, (uint64_t(rank) << 32) | round, out.data(), bytes, &send);
-  if (!testing::drive_one(transport, {&send, &recv}, std::chrono::seconds(60))) {
-    std::fprintf(stderr, "rank %d: %zu bytes: timed out\n", rank, bytes);
-    return 1;
-  }
-  int problems = 0;
-  for (Completion* done : {&send, &recv}) {
-    if (done->state.load() != Completion::kDone) {
-      std::fprintf(stderr, "rank %d: %zu bytes: %s\n", rank, bytes, done->error.c_str());
-      ++problems;
-    }
-  }
-  if (recv.received_bytes != bytes || in != testing::pattern(bytes, left * 1000 + round)) {
-    std::fprintf(stderr, "rank %d: %zu bytes from rank %d: wrong data (got %zu bytes, first %d)\n", rank, bytes, left,
-                 static_cast<size_t>(recv.received_bytes), bytes ? static_cast<int>(in[0]) : -1);
-    ++problems;
-  }
-  return problems;
-}
-
 int run(bool allow_shared_memory) {
   MpiBootstrap bootstrap(MPI_COMM_WORLD);
   UcxTransportOptions options;
@@ -51,7 +22,7 @@ int run(bool allow_shared_memory) {
   auto transport = create_ucx_transport(bootstrap, options);
   int problems = 0, round = 0;
   for (size_t bytes : {size_t{0}, size_t{1}, size_t{4} << 10, size_t{64} << 10, size_t{8} << 20}) {
-    problems += ring_exchange(*transport, bytes, round++);
+    problems += testing::ring_exchange(*transport, bytes, round++);
   }
   std::string path = describe_ucx_path(*transport, (transport->rank() + 1) % transport->size());
   bool uses_shm = path.find("posix") != std::string::npos || path.find("sysv") != std::string::npos ||
