@@ -218,6 +218,7 @@ void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));
   auto last_activity = start;
+  uint64_t busy_iterations = 0;
   for (;;) {
     bool active = false, all_done = true;
     for (auto& run : runs) {
@@ -227,11 +228,13 @@ void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits
     }
     if (all_done) return;
     for (Transport* transport : transports) active |= transport->progress();
+    // Also check now and then while busy: a transport that keeps reporting
+    // activity (keepalives, a peer's retries) must not defer a timeout or abort.
+    if (!active || ++busy_iterations % 4096 == 0) check_limits(runs, deadline, limits);
     if (active) {
       last_activity = Clock::now();
       continue;
     }
-    check_limits(runs, deadline, limits);
     const auto idle = Clock::now() - last_activity;
     if (idle < std::chrono::microseconds(limits.spin_us)) continue;
     // More ranks than cores: a peer we wait for may be waiting for our core.
