@@ -1,6 +1,11 @@
 #include "runtime/nccl/cuda_driver.h"
 
 #include <dlfcn.h>
+#include <link.h>
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
 
 namespace strata::nccl {
 namespace {
@@ -10,15 +15,11 @@ void load(void* library, F& function, const char* name) {
   function = reinterpret_cast<F>(dlsym(library, name));
 }
 
-}  // namespace
-
-// Asked only once a buffer is known to be device memory, so the program
-// has loaded the driver already (RTLD_NOLOAD: never start CUDA ourselves).
-const Driver& driver() {
-  static const Driver loaded = [] {
-    Driver d;
+// RTLD_NOLOAD: only a driver the program already loaded; never start CUDA
+// ourselves. Returns false when libcuda is not loaded.
+bool load_driver(Driver& d) {
     void* library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    if (library == nullptr) return d;
+    if (library == nullptr) return false;
     load(library, d.pointer_get_attribute, "cuPointerGetAttribute");
     load(library, d.memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2");
     load(library, d.memcpy_htod_async, "cuMemcpyHtoDAsync_v2");
@@ -38,10 +39,48 @@ const Driver& driver() {
     if (d.stream_wait_value32 == nullptr) load(library, d.stream_wait_value32, "cuStreamWaitValue32");
     load(library, d.mem_host_get_device_pointer, "cuMemHostGetDevicePointer_v2");
     load(library, d.ctx_set_current, "cuCtxSetCurrent");
-    return d;  // the handle stays open for the process lifetime on purpose
-  }();
-  return loaded;
+    load(library, d.ctx_get_device, "cuCtxGetDevice");
+    return true;  // the handle stays open for the process lifetime on purpose
 }
+
+// How many shared objects this process has loaded so far (glibc counts).
+unsigned long long objects_loaded() {
+  unsigned long long adds = 0;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t size, void* out) {
+        if (size >= offsetof(dl_phdr_info, dlpi_adds) + sizeof(info->dlpi_adds)) {
+          *static_cast<unsigned long long*>(out) = info->dlpi_adds;
+        }
+        return 1;  // every entry carries the same counter: one is enough
+      },
+      &adds);
+  return adds;
+}
+
+}  // namespace
+
+const Driver* loaded_driver() {
+  static std::mutex mutex;
+  static Driver table;
+  static std::atomic<bool> found{false};
+  static unsigned long long loaded_at_last_try = ~0ull;
+  if (found.load(std::memory_order_acquire)) return &table;
+  std::lock_guard lock(mutex);
+  if (found.load(std::memory_order_relaxed)) return &table;
+  const unsigned long long loaded = objects_loaded();
+  if (loaded == loaded_at_last_try && loaded != 0) return nullptr;
+  loaded_at_last_try = loaded;
+  if (!load_driver(table)) return nullptr;
+  found.store(true, std::memory_order_release);
+  return &table;
+}
+
+const Driver& driver() {
+  static const Driver none;
+  const Driver* loaded = loaded_driver();
+  return loaded ? *loaded : none;
+}
+
 
 std::string cuda_error_text(CuResult result) {
   const char* text = nullptr;

@@ -35,6 +35,7 @@ struct Driver {
   CuResult (*ctx_push)(CuContext context) = nullptr;
   CuResult (*ctx_pop)(CuContext* context) = nullptr;
   CuResult (*get_error_string)(CuResult error, const char** text) = nullptr;
+  CuResult (*ctx_get_device)(int* device) = nullptr;
   // For the asynchronous path only.
   CuResult (*event_create)(CuEvent* event, unsigned flags) = nullptr;
   CuResult (*event_record)(CuEvent event, CuStream stream) = nullptr;
@@ -56,8 +57,14 @@ struct Driver {
   }
 };
 
-// The driver's entry points; every one is null when the program has not
-// loaded libcuda (then no buffer can be device memory anyway).
+// The driver's entry points once the program has loaded libcuda, else null.
+// A program may start CUDA after its first NCCL call, so a miss is retried,
+// but only when the process has loaded another shared object since (a
+// dlopen search costs ~10 us; asking glibc's counter ~50 ns).
+const Driver* loaded_driver();
+
+// loaded_driver(), or a table of null entries. Used once a buffer is known
+// to be device memory, which implies the driver is loaded.
 const Driver& driver();
 
 std::string cuda_error_text(CuResult result);
