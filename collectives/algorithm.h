@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "collectives/link_cost.h"
+#include "collectives/network.h"
 #include "collectives/request.h"
 #include "collectives/schedule.h"
 
@@ -24,10 +25,30 @@ class Algorithm {
   // nullopt when the algorithm can serve `request`; otherwise the reason.
   virtual std::optional<std::string> unsupported_reason(const CollectiveRequest&) const { return std::nullopt; }
 
-  // Predicted seconds on a uniform network described by `cost`.
-  virtual double predict_seconds(const CollectiveRequest& request, const LinkCost& cost) const = 0;
+  // nullopt when the algorithm can serve `request` on `network`; otherwise the reason.
+  virtual std::optional<std::string> unsupported_on(const CollectiveRequest& request, const Network&) const {
+    return unsupported_reason(request);
+  }
 
+  // Predicted seconds on `network`.
+  virtual double predict_seconds(const CollectiveRequest& request, const Network& network) const = 0;
+
+  virtual RankSchedule build(const CollectiveRequest& request, const Network& network, int rank) const = 0;
+};
+
+// An algorithm that treats every link alike: it is costed on the slowest
+// link of the group and its schedule does not depend on where ranks are.
+class FlatAlgorithm : public Algorithm {
+ public:
+  virtual double predict_seconds(const CollectiveRequest& request, const LinkCost& cost) const = 0;
   virtual RankSchedule build(const CollectiveRequest& request, int rank) const = 0;
+
+  double predict_seconds(const CollectiveRequest& request, const Network& network) const final {
+    return predict_seconds(request, network.flat_cost());
+  }
+  RankSchedule build(const CollectiveRequest& request, const Network&, int rank) const final {
+    return build(request, rank);
+  }
 };
 
 // Every algorithm, in registration order.

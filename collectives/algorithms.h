@@ -33,4 +33,10 @@ const Algorithm& scatter_direct();
 const Algorithm& send_direct();
 const Algorithm& recv_direct();
 
+// Hierarchical algorithms (groups that span sites).
+const Algorithm& allreduce_hier();
+const Algorithm& allreduce_hier_direct();
+const Algorithm& allreduce_hier_ring();
+const Algorithm& allreduce_hier_oneshot();
+
 }  // namespace strata::collectives

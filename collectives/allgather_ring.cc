@@ -7,7 +7,7 @@
 namespace strata::collectives {
 namespace {
 
-class AllGatherRing final : public Algorithm {
+class AllGatherRing final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "ring"; }
   std::string_view description() const override { return "n-1 forwarding steps around a ring, pipelined"; }

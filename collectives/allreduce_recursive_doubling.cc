@@ -7,7 +7,7 @@
 namespace strata::collectives {
 namespace {
 
-class AllReduceRecursiveDoubling final : public Algorithm {
+class AllReduceRecursiveDoubling final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "recursive_doubling"; }
   std::string_view description() const override {

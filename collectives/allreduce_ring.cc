@@ -8,7 +8,7 @@
 namespace strata::collectives {
 namespace {
 
-class AllReduceRing final : public Algorithm {
+class AllReduceRing final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "ring"; }
   std::string_view description() const override {

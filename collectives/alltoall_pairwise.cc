@@ -8,7 +8,7 @@
 namespace strata::collectives {
 namespace {
 
-class AllToAllPairwise final : public Algorithm {
+class AllToAllPairwise final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "pairwise"; }
   std::string_view description() const override { return "n-1 shifted exchanges, one block each"; }

@@ -6,7 +6,7 @@
 namespace strata::collectives {
 namespace {
 
-class BroadcastChain final : public Algorithm {
+class BroadcastChain final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "chain"; }
   std::string_view description() const override { return "pipelined chain from the root; bandwidth-optimal"; }

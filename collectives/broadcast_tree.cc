@@ -5,7 +5,7 @@
 namespace strata::collectives {
 namespace {
 
-class BroadcastTree final : public Algorithm {
+class BroadcastTree final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "tree"; }
   std::string_view description() const override { return "binomial tree from the root; latency-optimal"; }

@@ -6,7 +6,7 @@
 namespace strata::collectives {
 namespace {
 
-class GatherDirect final : public Algorithm {
+class GatherDirect final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "direct"; }
   std::string_view description() const override { return "every rank sends its block to the root"; }

@@ -6,28 +6,28 @@
 
 namespace strata::collectives {
 
-std::vector<Candidate> rank_candidates(const CollectiveRequest& request, const LinkCost& cost) {
+std::vector<Candidate> rank_candidates(const CollectiveRequest& request, const Network& network) {
   std::vector<Candidate> candidates;
   for (const Algorithm* algorithm : all_algorithms()) {
-    if (algorithm->collective() != request.collective || algorithm->unsupported_reason(request)) continue;
-    candidates.push_back({algorithm, algorithm->predict_seconds(request, cost)});
+    if (algorithm->collective() != request.collective || algorithm->unsupported_on(request, network)) continue;
+    candidates.push_back({algorithm, algorithm->predict_seconds(request, network)});
   }
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const Candidate& a, const Candidate& b) { return a.predicted_seconds < b.predicted_seconds; });
   return candidates;
 }
 
-Plan choose_algorithm(const CollectiveRequest& request, const LinkCost& cost, std::string_view forced) {
+Plan choose_algorithm(const CollectiveRequest& request, const Network& network, std::string_view forced) {
   if (!forced.empty()) {
     const Algorithm* algorithm = find_algorithm(request.collective, forced);
     if (!algorithm)
       fail(ErrorCode::kInvalidArgument, {}, "no {} algorithm is called '{}'", collective_name(request.collective), forced);
-    if (auto why = algorithm->unsupported_reason(request))
+    if (auto why = algorithm->unsupported_on(request, network))
       fail(ErrorCode::kInvalidArgument, {}, "{} algorithm '{}' cannot serve this call: {}",
            collective_name(request.collective), forced, *why);
-    return {algorithm, algorithm->predict_seconds(request, cost), "forced"};
+    return {algorithm, algorithm->predict_seconds(request, network), "forced"};
   }
-  const std::vector<Candidate> candidates = rank_candidates(request, cost);
+  const std::vector<Candidate> candidates = rank_candidates(request, network);
   if (candidates.empty())
     fail(ErrorCode::kInternal, {}, "no algorithm serves {}", collective_name(request.collective));
   std::string reason = "predicted:";

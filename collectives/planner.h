@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "collectives/algorithm.h"
-#include "collectives/link_cost.h"
+#include "collectives/network.h"
 
 namespace strata::collectives {
 
@@ -23,11 +23,11 @@ struct Plan {
 };
 
 // Candidates that support `request`, fastest predicted first.
-std::vector<Candidate> rank_candidates(const CollectiveRequest& request, const LinkCost& cost);
+std::vector<Candidate> rank_candidates(const CollectiveRequest& request, const Network& network);
 
 // `forced` empty: the fastest candidate. Otherwise that algorithm; throws
 // Error(kInvalidArgument) if no algorithm of that name serves the request.
-Plan choose_algorithm(const CollectiveRequest& request, const LinkCost& cost, std::string_view forced);
+Plan choose_algorithm(const CollectiveRequest& request, const Network& network, std::string_view forced);
 
 // The algorithm STRATA_ALGO names for `collective`: the spec is either one
 // name, applied to collectives that have an algorithm of that name, or

@@ -9,7 +9,7 @@ double one_message(const CollectiveRequest& request, const LinkCost& cost) {
   return cost.latency_s + static_cast<double>(request.bytes_per_block()) / cost.bandwidth_bytes_per_s;
 }
 
-class SendDirect final : public Algorithm {
+class SendDirect final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "direct"; }
   std::string_view description() const override { return "one message to the peer"; }
@@ -24,7 +24,7 @@ class SendDirect final : public Algorithm {
   }
 };
 
-class RecvDirect final : public Algorithm {
+class RecvDirect final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "direct"; }
   std::string_view description() const override { return "one message from the peer"; }

@@ -5,7 +5,7 @@
 namespace strata::collectives {
 namespace {
 
-class ReduceChain final : public Algorithm {
+class ReduceChain final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "chain"; }
   std::string_view description() const override { return "pipelined chain towards the root; bandwidth-optimal"; }

@@ -9,7 +9,7 @@
 namespace strata::collectives {
 namespace {
 
-class ReduceScatterRing final : public Algorithm {
+class ReduceScatterRing final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "ring"; }
   std::string_view description() const override { return "n-1 reduce-and-forward steps around a ring, pipelined"; }

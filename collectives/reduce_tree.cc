@@ -8,7 +8,7 @@
 namespace strata::collectives {
 namespace {
 
-class ReduceTree final : public Algorithm {
+class ReduceTree final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "tree"; }
   std::string_view description() const override { return "binomial tree towards the root; latency-optimal"; }

@@ -35,6 +35,7 @@ struct CollectiveRequest {
   int root = 0;  // Broadcast, Reduce, Gather, Scatter; the peer for Send/Recv
   int nranks = 1;
   uint64_t segment_bytes = 0;  // pipelining unit; 0 lets the algorithm choose
+  uint32_t window = 0;         // sends in flight per inter-site peer; 0 lets the algorithm choose
   bool in_place = false;       // this rank's send and receive data share memory, as NCCL defines it
 
   uint64_t bytes_per_block() const;       // count × element size

@@ -4,7 +4,7 @@
 namespace strata::collectives {
 namespace {
 
-class ScatterDirect final : public Algorithm {
+class ScatterDirect final : public FlatAlgorithm {
  public:
   std::string_view name() const override { return "direct"; }
   std::string_view description() const override { return "the root sends each rank its block"; }

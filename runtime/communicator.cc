@@ -89,10 +89,11 @@ PlanChoice Communicator::plan(const Operation& op) const {
   Operation checked = op;
   check_operation(checked, rank_, size_);
   checked.request.segment_bytes = config().chunk_bytes;
+  checked.request.window = static_cast<uint32_t>(config().window);
   const std::string forced = !op.algorithm.empty()
                                  ? op.algorithm
                                  : collectives::forced_algorithm_for(config().algo, op.request.collective);
-  const collectives::Plan plan = collectives::choose_algorithm(checked.request, impl_->link_cost, forced);
+  const collectives::Plan plan = collectives::choose_algorithm(checked.request, impl_->network, forced);
   return {std::string(plan.algorithm->name()), plan.predicted_seconds, plan.reason};
 }
 

@@ -8,6 +8,7 @@
 #include "runtime/bootstrap/bootstrap.h"
 #include "runtime/communicator_impl.h"
 #include "runtime/config/config.h"
+#include "collectives/network.h"
 #include "runtime/topology_probe.h"
 #include "runtime/transport/loopback/loopback_transport.h"
 #include "runtime/transport/routed_transport.h"
@@ -90,6 +91,7 @@ Communicator::Communicator(int rank, int size, std::string name, topology::Topol
   impl_->sends_to.assign(size, 0);
   impl_->receives_from.assign(size, 0);
   impl_->limits.timeout_s = config().timeout_s;
+  impl_->network = collectives::network_from_topology(topology_);
   log(LogLevel::kInfo, "comm '{}' rank {}/{}: transport {}, {} host(s), {} rank(s) on this host, spin {}us",
       name_, rank_, size_, impl_->transport->name(), topology_.node_count,
       topology_.ranks_on_node(topology_.node_of_rank[rank_]), impl_->limits.spin_us);

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "collectives/link_cost.h"
+#include "collectives/network.h"
 #include "runtime/communicator.h"
 #include "runtime/executor.h"
 #include "runtime/plan_cache.h"
@@ -25,7 +25,7 @@ struct Communicator::Impl {
   uint32_t splits = 0;
   PlanCache plans;
   std::vector<std::vector<std::byte>> arenas;  // scratch + staging, one per operation of a group
-  collectives::LinkCost link_cost;
+  collectives::Network network;  // the planner's view of this communicator's ranks
   ExecutionLimits limits;
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
 };

@@ -50,7 +50,8 @@ class GroupRunner {
     Communicator::Impl& impl = comm.impl();
     Operation& op = pending.operation;
     op.request.segment_bytes = config().chunk_bytes;
-    CachedPlan& plan = impl.plans.get(op.request, comm.rank(), impl.link_cost, forced_algorithm(op));
+    op.request.window = static_cast<uint32_t>(config().window);
+    CachedPlan& plan = impl.plans.get(op.request, comm.rank(), impl.network, forced_algorithm(op));
     if (log_level() >= LogLevel::kInfo &&
         impl.logged_choices.emplace(static_cast<int>(op.request.collective), plan.algorithm).second) {
       log(LogLevel::kInfo, "comm '{}' rank {}/{}: {} {} x{} -> {} ({})", comm.name(), comm.rank(), comm.size(),

@@ -7,7 +7,7 @@
 #include <string>
 #include <tuple>
 
-#include "collectives/link_cost.h"
+#include "collectives/network.h"
 #include "collectives/schedule.h"
 
 namespace strata::runtime {
@@ -22,11 +22,11 @@ struct CachedPlan {
 class PlanCache {
  public:
   // The plan for `request` on `rank`, built (and logged at INFO) on first use.
-  CachedPlan& get(const collectives::CollectiveRequest& request, int rank, const collectives::LinkCost& cost,
+  CachedPlan& get(const collectives::CollectiveRequest& request, int rank, const collectives::Network& network,
                   const std::string& forced);
 
  private:
-  using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, std::string>;
+  using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, uint32_t, std::string>;
   static constexpr size_t kMaxEntries = 512;  // then start over: shapes in a training loop repeat
   std::map<Key, CachedPlan> plans_;
   // Loops repeat the same call: check the last hit before the map.

@@ -25,6 +25,13 @@ constexpr std::array kTable{
               ""},
     ConfigVar{"STRATA_CHUNK", ConfigType::kBytes, "0",
               "Pipelining segment size in bytes (K/M/G suffixes); 0 lets each algorithm choose", ""},
+    ConfigVar{"STRATA_WINDOW", ConfigType::kInt, "0",
+              "Chunks in flight per inter-site peer in hierarchical algorithms; 0 sizes it from the "
+              "link's bandwidth-delay product",
+              "0..4096"},
+    ConfigVar{"STRATA_LANES", ConfigType::kInt, "0",
+              "UCX endpoints (TCP connections) per peer on another host; 0 chooses automatically",
+              "0..16"},
     ConfigVar{"STRATA_SPIN_US", ConfigType::kInt, "-1",
               "Microseconds to busy-poll before sleeping in the kernel; -1 spins only when this "
               "host has at least as many cores as ranks",
@@ -126,6 +133,14 @@ void apply(Config& config, const ConfigVar& var, std::string_view value) {
     } catch (const Error&) {
       bad_value(var, value, "not a byte count");
     }
+  } else if (name == "STRATA_WINDOW") {
+    const int64_t window = parse_int(var, value);
+    if (window < 0 || window > 4096) bad_value(var, value, "out of range");
+    config.window = static_cast<int>(window);
+  } else if (name == "STRATA_LANES") {
+    const int64_t lanes = parse_int(var, value);
+    if (lanes < 0 || lanes > 16) bad_value(var, value, "out of range");
+    config.lanes = static_cast<int>(lanes);
   } else if (name == "STRATA_SPIN_US") {
     const int64_t spin = parse_int(var, value);
     if (spin < -1 || spin > 1000000) bad_value(var, value, "out of range");

@@ -18,6 +18,8 @@ struct Config {
   double timeout_s = 0;
   std::string algo;            // "" = planner's choice; "ring" or "allreduce=ring,broadcast=tree"
   uint64_t chunk_bytes = 0;    // pipelining segment; 0 = algorithm's default
+  int window = 0;              // STRATA_WINDOW: chunks in flight per inter-site peer; 0 = from the BDP
+  int lanes = 0;               // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
   int spin_us = 0;             // busy-poll this long before sleeping; -1 = decide from core count
   int yield_us = 0;            // then poll with sched_yield(); -1 = decide from core count
   std::string socket_ifname;   // interface for the unique-id rendezvous

@@ -107,6 +107,11 @@ std::vector<Param> all_params() {
   for (const Algorithm* algorithm : collectives::all_algorithms()) {
     // Send and Recv only make sense as a pair: tests/runtime covers them.
     if (algorithm->collective() == Collective::kSend || algorithm->collective() == Collective::kRecv) continue;
+    // Hierarchical algorithms need sites: hierarchical_loopback_test.cc.
+    CollectiveRequest probe;
+    probe.collective = algorithm->collective();
+    probe.nranks = 2;
+    if (algorithm->unsupported_on(probe, collectives::Network::uniform())) continue;
     for (int n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 16}) params.emplace_back(algorithm, n);
   }
   return params;

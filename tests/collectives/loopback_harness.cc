@@ -32,7 +32,7 @@ bool output_is_larger(Collective collective) {
 }  // namespace
 
 RunResult run_on_loopback(const collectives::Algorithm& algorithm, const CollectiveRequest& request,
-                          const std::vector<Bytes>& inputs, bool in_place) {
+                          const std::vector<Bytes>& inputs, bool in_place, const collectives::Network& network) {
   const int n = request.nranks;
   auto transports = runtime::create_loopback_transports(n);
   std::vector<collectives::RankSchedule> schedules;
@@ -44,7 +44,7 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const Collect
     identity[rank] = rank;
     CollectiveRequest mine = request;
     mine.in_place = in_place;
-    schedules.push_back(algorithm.build(mine, rank));
+    schedules.push_back(algorithm.build(mine, network, rank));
   }
   for (int rank = 0; rank < n; ++rank) {
     const auto& schedule = schedules[rank];

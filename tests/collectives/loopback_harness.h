@@ -26,8 +26,10 @@ std::vector<Bytes> expected_outputs(const collectives::CollectiveRequest& reques
 
 // Runs `algorithm` for all ranks. In-place runs alias the buffers the way
 // NCCL defines in-place for the collective.
+// `network` says where ranks are (hierarchical algorithms); default one node.
 RunResult run_on_loopback(const collectives::Algorithm& algorithm, const collectives::CollectiveRequest& request,
-                          const std::vector<Bytes>& inputs, bool in_place);
+                          const std::vector<Bytes>& inputs, bool in_place,
+                          const collectives::Network& network = collectives::Network::uniform());
 
 // Writes `value` as one element of `type` into `out` (PreMulSum scalars).
 void encode_scalar(DataType type, double value, unsigned char* out);

@@ -15,13 +15,13 @@ CollectiveRequest allreduce(int nranks, uint64_t bytes) {
 }
 
 TEST(PlannerTest, SmallAllReducePrefersFewRoundsLargePrefersRing) {
-  const LinkCost cost;
+  const Network cost = Network::uniform();
   EXPECT_EQ(choose_algorithm(allreduce(8, 8), cost, "").algorithm->name(), "recursive_doubling");
   EXPECT_EQ(choose_algorithm(allreduce(8, 64 << 20), cost, "").algorithm->name(), "ring");
 }
 
 TEST(PlannerTest, ForcedAlgorithmWinsAndUnknownIsAnError) {
-  const LinkCost cost;
+  const Network cost = Network::uniform();
   const Plan plan = choose_algorithm(allreduce(8, 8), cost, "ring");
   EXPECT_EQ(plan.algorithm->name(), "ring");
   EXPECT_EQ(plan.reason, "forced");
@@ -29,7 +29,7 @@ TEST(PlannerTest, ForcedAlgorithmWinsAndUnknownIsAnError) {
 }
 
 TEST(PlannerTest, CandidatesAreSortedByPrediction) {
-  const auto candidates = rank_candidates(allreduce(4, 1 << 20), LinkCost{});
+  const auto candidates = rank_candidates(allreduce(4, 1 << 20), Network::uniform());
   ASSERT_EQ(candidates.size(), 2u);
   EXPECT_LE(candidates[0].predicted_seconds, candidates[1].predicted_seconds);
 }

@@ -1,0 +1,75 @@
+#include "collectives/hier_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace strata::collectives {
+
+std::string_view wan_method_name(WanMethod method) {
+  static constexpr std::array<std::string_view, 4> kNames{"auto", "direct", "ring", "oneshot"};
+  return kNames[static_cast<int>(method)];
+}
+
+int choose_rails(const SiteLayout& layout, uint64_t bytes, uint64_t count) {
+  const int sites = layout.site_count();
+  const int cap = std::max(1, kMaxWanFlowsPerSite / std::max(1, sites - 1));
+  const int most = std::min(layout.smallest_site(), cap);
+  const uint64_t by_size = std::max<uint64_t>(1, bytes / kMinRailBytes);
+  return static_cast<int>(std::clamp<uint64_t>(std::min<uint64_t>(by_size, std::max<uint64_t>(count, 1)), 1, most));
+}
+
+namespace {
+
+double wan_seconds(WanMethod method, double bytes, int sites, int rails, const WanShape& wan, double reduce_bps) {
+  const double s = sites, per_site_share = bytes / s;
+  switch (method) {
+    case WanMethod::kRing: return 2 * (s - 1) * (wan.latency_s + per_site_share / wan.min_bandwidth);
+    case WanMethod::kOneShot:
+      return wan.latency_s + bytes / wan.min_bandwidth + (s - 1) * bytes / rails / reduce_bps;
+    default: return 2 * (wan.latency_s + per_site_share / wan.min_bandwidth);
+  }
+}
+
+}  // namespace
+
+HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
+                             WanMethod method) {
+  const double bytes = static_cast<double>(request.bytes_per_block());
+  const WanShape wan = wan_shape(network, layout);
+  HierPlan plan;
+  plan.rails = choose_rails(layout, request.bytes_per_block(), request.count);
+  const double r = plan.rails;
+  const LinkCost& local = wan.local;
+  // Extras fold in and get the result back: one whole-buffer message each way.
+  size_t largest = 0;
+  for (const auto& site : layout.members) largest = std::max(largest, site.size());
+  const double extras_per_rail = std::ceil((static_cast<double>(largest) - r) / r);
+  const double fold = extras_per_rail * 2 * (local.latency_s + bytes / local.bandwidth_bytes_per_s);
+  const double ring = (r - 1) * (local.latency_s + bytes / r / local.bandwidth_bytes_per_s);
+  const double fixed = fold + 2 * ring + bytes / local.reduce_bytes_per_s;
+  if (method != WanMethod::kAuto) {
+    plan.method = method;
+    plan.seconds = fixed + wan_seconds(method, bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);
+    return plan;
+  }
+  plan.seconds = INFINITY;
+  for (WanMethod candidate : {WanMethod::kDirect, WanMethod::kOneShot, WanMethod::kRing}) {
+    const double seconds =
+        fixed + wan_seconds(candidate, bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);
+    if (seconds < plan.seconds) plan = {plan.rails, candidate, seconds};
+  }
+  return plan;
+}
+
+std::optional<std::string> hier_unsupported(const CollectiveRequest& request, const Network& network) {
+  if (!network.spans_sites()) return "the group is inside one site";
+  if (network.site_of_rank.size() != static_cast<size_t>(request.nranks))
+    return fmt::format("the network describes {} ranks, the call has {}", network.site_of_rank.size(),
+                       request.nranks);
+  return std::nullopt;
+}
+
+}  // namespace strata::collectives

@@ -1,0 +1,46 @@
+// What hierarchical algorithms decide before emitting steps: how many rails
+// carry inter-site traffic and how the rails of different sites exchange
+// (direct, ring over sites, or one-shot), from an α–β model of each phase.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "collectives/site_layout.h"
+
+namespace strata::collectives {
+
+enum class WanMethod {
+  kAuto,     // the cheapest of the others by the cost model
+  kDirect,   // reduce-scatter + all-gather with every other site at once: 2 crossings
+  kRing,     // ring over sites: 2(S-1) crossings, one peer per rail
+  kOneShot,  // everything to everyone once: 1 crossing, (S-1)x the bytes
+};
+std::string_view wan_method_name(WanMethod method);
+
+// Above this many inter-site flows per site, more rails only add incast.
+inline constexpr int kMaxWanFlowsPerSite = 16;
+// A rail is worth its per-message costs only when it carries this much.
+inline constexpr uint64_t kMinRailBytes = uint64_t{64} << 10;
+
+struct HierPlan {
+  int rails = 1;
+  WanMethod method = WanMethod::kDirect;
+  double seconds = 0;
+};
+
+// Rails for `bytes` of data on `layout`: one per member of the smallest
+// site, fewer when the data is small or the flows would exceed the cap.
+int choose_rails(const SiteLayout& layout, uint64_t bytes, uint64_t count);
+
+// Predicted time of an AllReduce-shaped exchange (intra-site reduce-scatter,
+// inter-site allreduce of each rail's shard, intra-site all-gather), and the
+// method when `method` is kAuto.
+HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
+                             WanMethod method);
+
+// Why a hierarchical algorithm cannot run on `network`, or nullopt.
+std::optional<std::string> hier_unsupported(const CollectiveRequest& request, const Network& network);
+
+}  // namespace strata::collectives

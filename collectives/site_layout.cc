@@ -1,0 +1,89 @@
+#include "collectives/site_layout.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace strata::collectives {
+
+SiteLayout SiteLayout::of(const Network& network, int nranks, int rank) {
+  std::map<int, std::vector<int>> by_site;
+  for (int r = 0; r < nranks; ++r) by_site[network.site_of(r)].push_back(r);
+  SiteLayout layout;
+  for (auto& [site, ranks] : by_site) {
+    std::stable_sort(ranks.begin(), ranks.end(),
+                     [&](int a, int b) { return network.node_of(a) < network.node_of(b); });
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      if (ranks[i] != rank) continue;
+      layout.my_site = static_cast<int>(layout.members.size());
+      layout.my_index = static_cast<int>(i);
+    }
+    layout.members.push_back(std::move(ranks));
+  }
+  return layout;
+}
+
+int SiteLayout::smallest_site() const {
+  size_t smallest = members.empty() ? 0 : members.front().size();
+  for (const auto& site : members) smallest = std::min(smallest, site.size());
+  return static_cast<int>(smallest);
+}
+
+bool SiteLayout::equal_sites() const {
+  for (const auto& site : members)
+    if (site.size() != members.front().size()) return false;
+  return true;
+}
+
+std::vector<int> SiteLayout::rail(int rail) const {
+  std::vector<int> ranks;
+  for (const auto& site : members) ranks.push_back(site[rail]);
+  return ranks;
+}
+
+std::vector<int> SiteLayout::extras_of(int rail, int rails) const {
+  std::vector<int> extras;
+  const auto& mine = my_members();
+  for (size_t i = static_cast<size_t>(rails); i < mine.size(); ++i)
+    if (static_cast<int>(i) % rails == rail) extras.push_back(mine[i]);
+  return extras;
+}
+
+WanShape wan_shape(const Network& network, const SiteLayout& layout) {
+  WanShape wan;
+  for (int a = 0; a < layout.site_count(); ++a) {
+    for (int b = 0; b < layout.site_count(); ++b) {
+      if (a == b) continue;
+      const LinkCost& link = network.link(layout.members[a][0], layout.members[b][0]);
+      wan.latency_s = std::max(wan.latency_s, link.latency_s);
+      wan.min_bandwidth = wan.min_bandwidth == 0 ? link.bandwidth_bytes_per_s
+                                                 : std::min(wan.min_bandwidth, link.bandwidth_bytes_per_s);
+    }
+  }
+  wan.local = network.intra_node;
+  for (const auto& site : layout.members)
+    for (size_t i = 1; i < site.size(); ++i)
+      if (network.node_of(site[i]) != network.node_of(site[0])) wan.local = network.intra_site;
+  if (wan.min_bandwidth == 0) wan.min_bandwidth = wan.local.bandwidth_bytes_per_s;
+  return wan;
+}
+
+WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows) {
+  constexpr uint64_t kMinChunk = uint64_t{256} << 10, kMaxChunk = uint64_t{4} << 20;
+  const double flow_bdp = wan.min_bandwidth * 2 * wan.latency_s / std::max(flows, 1);
+  WanPipelining pipelining;
+  if (request.segment_bytes) {
+    pipelining.chunk_bytes = request.segment_bytes;
+  } else {
+    // The largest power of two at most a quarter of the flow's BDP.
+    uint64_t chunk = kMinChunk;
+    while (chunk * 2 <= kMaxChunk && static_cast<double>(chunk * 2) <= flow_bdp / 4) chunk *= 2;
+    pipelining.chunk_bytes = chunk;
+  }
+  pipelining.window = request.window
+                          ? request.window
+                          : static_cast<uint32_t>(std::max(2.0, std::ceil(2 * flow_bdp / pipelining.chunk_bytes)));
+  return pipelining;
+}
+
+}  // namespace strata::collectives

@@ -1,0 +1,55 @@
+// How hierarchical algorithms see a group: its sites, each site's members
+// ordered by node (so that rings inside a site cross node boundaries as
+// rarely as possible), and the rails. Rail r is the r-th member of every
+// site; the rails carry the inter-site traffic side by side, so every NIC
+// takes part. Members beyond the rail count ("extras", when sites have
+// unequal rank counts) fold their data into rail (index mod rails) first
+// and get the result back from it at the end.
+#pragma once
+
+#include <vector>
+
+#include <cstdint>
+
+#include "collectives/network.h"
+#include "collectives/request.h"
+
+namespace strata::collectives {
+
+struct SiteLayout {
+  std::vector<std::vector<int>> members;  // per non-empty site, in site order
+  int my_site = 0;
+  int my_index = 0;  // position of this rank in members[my_site]
+
+  static SiteLayout of(const Network& network, int nranks, int rank);
+
+  int site_count() const { return static_cast<int>(members.size()); }
+  int smallest_site() const;
+  bool equal_sites() const;
+  const std::vector<int>& my_members() const { return members[my_site]; }
+  // Ranks of rail `rail` in every site, in site order.
+  std::vector<int> rail(int rail) const;
+  // Members of my site at indices >= rails that fold into rail `rail`.
+  std::vector<int> extras_of(int rail, int rails) const;
+};
+
+// Inter-site link figures a hierarchical algorithm sizes itself on.
+struct WanShape {
+  double latency_s = 0;       // highest one-way latency between two sites
+  double min_bandwidth = 0;   // lowest site-pair bandwidth, bytes/s
+  LinkCost local{};           // slowest link inside a site
+};
+WanShape wan_shape(const Network& network, const SiteLayout& layout);
+
+// Pipelining for transfers between sites: each of `flows` flows sharing a
+// site-pair link should keep about twice its share of the link's
+// bandwidth-delay product in flight, in chunks that are neither tiny (per
+// message cost) nor so large that the pipeline stalls. STRATA_CHUNK and
+// STRATA_WINDOW (request.segment_bytes / request.window) override.
+struct WanPipelining {
+  uint64_t chunk_bytes = 0;
+  uint32_t window = 0;  // sends in flight per peer
+};
+WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows);
+
+}  // namespace strata::collectives

@@ -1,0 +1,188 @@
+// Hierarchical algorithms × site shapes (equal, unequal, interleaved ranks,
+// many sites) × sizes × datatypes × operators, run on the loopback executor
+// and checked against the reference; plus what only they promise: every
+// rank ends with the same bits, and the planner prefers them across sites.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "collectives/algorithm.h"
+#include "collectives/hier_plan.h"
+#include "collectives/planner.h"
+#include "common/error.h"
+#include "tests/collectives/loopback_harness.h"
+
+namespace strata::testing {
+namespace {
+
+using collectives::Algorithm;
+using collectives::Collective;
+using collectives::CollectiveRequest;
+using collectives::LinkCost;
+using collectives::Network;
+
+const LinkCost kWan{10e-3, 125e6, 4e9};  // 20 ms RTT, 1 Gbit/s
+
+struct Shape {
+  const char* name;
+  std::vector<int> site_of_rank;
+};
+
+const Shape kShapes[] = {
+    {"2x1", {0, 1}},
+    {"2x2", {0, 0, 1, 1}},
+    {"2x2_interleaved", {0, 1, 0, 1}},
+    {"2x4", {0, 0, 0, 0, 1, 1, 1, 1}},
+    {"3x2", {0, 0, 1, 1, 2, 2}},
+    {"3_2_unequal", {0, 0, 0, 1, 1}},
+    {"1_3_2_unequal", {1, 0, 1, 1, 2, 2}},
+    {"5x1", {0, 1, 2, 3, 4}},
+    {"2_4_1_unequal", {0, 0, 1, 1, 1, 1, 2}},
+};
+
+using Param = std::tuple<const Algorithm*, int>;
+
+class HierarchicalLoopbackTest : public ::testing::TestWithParam<Param> {
+ protected:
+  const Algorithm& algorithm() const { return *std::get<0>(GetParam()); }
+  const Shape& shape() const { return kShapes[std::get<1>(GetParam())]; }
+  Network network() const { return Network::with_sites(shape().site_of_rank, kWan); }
+  CollectiveRequest request(uint64_t count, DataType type) const {
+    CollectiveRequest request;
+    request.collective = algorithm().collective();
+    request.nranks = static_cast<int>(shape().site_of_rank.size());
+    request.count = count;
+    request.dtype = type;
+    request.root = request.nranks > 2 ? request.nranks - 2 : 0;
+    return request;
+  }
+  void check(const CollectiveRequest& request, bool in_place) const {
+    const auto inputs = make_inputs(request);
+    const auto expected = expected_outputs(request, inputs);
+    const RunResult result = run_on_loopback(algorithm(), request, inputs, in_place, network());
+    const std::string mismatch = compare_outputs(request, expected, result.outputs);
+    ASSERT_TRUE(mismatch.empty()) << algorithm().name() << " on " << shape().name << " count=" << request.count
+                                  << " " << datatype_name(request.dtype) << " op=" << reduce_op_name(request.op)
+                                  << " finish=" << static_cast<int>(request.finish.kind)
+                                  << (in_place ? " in-place" : "") << ": " << mismatch;
+  }
+};
+
+bool reduces(Collective collective) {
+  return collective == Collective::kAllReduce || collective == Collective::kReduce ||
+         collective == Collective::kReduceScatter;
+}
+
+TEST_P(HierarchicalLoopbackTest, EveryDatatypeAndOperatorSmallCounts) {
+  if (auto why = algorithm().unsupported_on(request(1, DataType::kFloat32), network())) GTEST_SKIP() << *why;
+  for (uint64_t count : {0, 1, 37}) {
+    for (int type = 0; type < kDataTypeCount; ++type) {
+      for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMax, ReduceOp::kMin}) {
+        if (!reduces(algorithm().collective()) && op != ReduceOp::kSum) continue;
+        CollectiveRequest r = request(count, static_cast<DataType>(type));
+        r.op = op;
+        check(r, false);
+        check(r, true);
+      }
+    }
+  }
+}
+
+TEST_P(HierarchicalLoopbackTest, AverageAndPreMulSum) {
+  if (!reduces(algorithm().collective())) GTEST_SKIP() << "not a reduction";
+  for (FinishKind kind : {FinishKind::kDivide, FinishKind::kMultiply}) {
+    CollectiveRequest r = request(1001, DataType::kFloat32);
+    r.finish.kind = kind;
+    r.finish.divisor = static_cast<uint64_t>(r.nranks);
+    if (kind == FinishKind::kMultiply) encode_scalar(r.dtype, 3.0, r.finish.scalar);
+    check(r, false);
+    check(r, true);
+  }
+}
+
+// Several rails, WAN chunks and a small in-flight window so that pipelining,
+// windows and extras all take part; odd counts make blocks uneven.
+TEST_P(HierarchicalLoopbackTest, SeveralMebibytesPipelinedWithAWindow) {
+  const bool per_block = algorithm().collective() == Collective::kAllGather ||
+                         algorithm().collective() == Collective::kReduceScatter;
+  const int n = static_cast<int>(shape().site_of_rank.size());
+  const uint64_t count = ((3u << 20) / 4 / (per_block ? n : 1)) | 1;
+  for (DataType type : {DataType::kFloat32, DataType::kInt64}) {
+    CollectiveRequest r = request(count, type);
+    r.segment_bytes = 128 << 10;
+    r.window = 2;
+    check(r, false);
+    check(r, true);
+  }
+}
+
+std::vector<Param> hierarchical_params() {
+  std::vector<Param> params;
+  for (const Algorithm* algorithm : collectives::all_algorithms()) {
+    if (algorithm->name().substr(0, 4) != "hier") continue;
+    for (int shape = 0; shape < static_cast<int>(std::size(kShapes)); ++shape) params.emplace_back(algorithm, shape);
+  }
+  return params;
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const Algorithm& algorithm = *std::get<0>(info.param);
+  return std::string(collectives::collective_name(algorithm.collective())) + "_" + std::string(algorithm.name()) +
+         "_" + kShapes[std::get<1>(info.param)].name;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, HierarchicalLoopbackTest, ::testing::ValuesIn(hierarchical_params()), param_name);
+
+// Floating-point sums of inexact values: every rank must still hold the same
+// bits, whichever site reduced which piece, and whatever arrived first.
+TEST(HierarchicalAllReduce, EveryRankGetsIdenticalBits) {
+  const Network network = Network::with_sites({0, 0, 0, 1, 1, 1, 2, 2, 2}, kWan);
+  for (const char* name : {"hier_direct", "hier_ring", "hier_oneshot"}) {
+    const Algorithm* algorithm = collectives::find_algorithm(Collective::kAllReduce, name);
+    ASSERT_NE(algorithm, nullptr) << name;
+    CollectiveRequest r;
+    r.nranks = 9;
+    r.count = 300001;
+    r.segment_bytes = 64 << 10;
+    std::vector<Bytes> inputs(r.nranks, Bytes(r.count * sizeof(float)));
+    for (int rank = 0; rank < r.nranks; ++rank) {
+      float* values = reinterpret_cast<float*>(inputs[rank].data());
+      for (uint64_t i = 0; i < r.count; ++i) values[i] = 0.1f * static_cast<float>(i % 977) / (rank + 3.0f);
+    }
+    const RunResult result = run_on_loopback(*algorithm, r, inputs, false, network);
+    for (int rank = 1; rank < r.nranks; ++rank)
+      EXPECT_EQ(std::memcmp(result.outputs[0].data(), result.outputs[rank].data(), r.count * sizeof(float)), 0)
+          << name << ": rank " << rank << " differs from rank 0";
+  }
+}
+
+TEST(HierarchicalPlanner, AcrossSitesHierBeatsFlatAndOneSiteHasNoHier) {
+  CollectiveRequest r;
+  r.nranks = 8;
+  const Network sites = Network::with_sites({0, 0, 0, 0, 1, 1, 1, 1}, kWan);
+  for (uint64_t bytes : {uint64_t{8}, uint64_t{64} << 10, uint64_t{64} << 20}) {
+    r.count = bytes / 4;
+    const auto plan = collectives::choose_algorithm(r, sites, "");
+    EXPECT_EQ(plan.algorithm->name().substr(0, 4), "hier") << bytes << " B: " << plan.reason;
+  }
+  for (const auto& candidate : collectives::rank_candidates(r, Network::uniform()))
+    EXPECT_NE(candidate.algorithm->name().substr(0, 4), "hier");
+  EXPECT_THROW(collectives::choose_algorithm(r, Network::uniform(), "hier"), Error);
+}
+
+TEST(HierarchicalPlanner, SmallMessagesCrossTheWanOnceLargeOnesMoveFewestBytes) {
+  CollectiveRequest r;
+  r.nranks = 6;
+  const Network sites = Network::with_sites({0, 0, 1, 1, 2, 2}, kWan);
+  const auto layout = collectives::SiteLayout::of(sites, r.nranks, 0);
+  r.count = 2;
+  EXPECT_EQ(collectives::plan_hier_allreduce(r, sites, layout, collectives::WanMethod::kAuto).method,
+            collectives::WanMethod::kOneShot);
+  r.count = 64 << 20;
+  const auto large = collectives::plan_hier_allreduce(r, sites, layout, collectives::WanMethod::kAuto);
+  EXPECT_EQ(large.method, collectives::WanMethod::kDirect);
+  EXPECT_EQ(large.rails, 2);
+}
+
+}  // namespace
+}  // namespace strata::testing
