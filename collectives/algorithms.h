@@ -38,5 +38,9 @@ const Algorithm& allreduce_hier();
 const Algorithm& allreduce_hier_direct();
 const Algorithm& allreduce_hier_ring();
 const Algorithm& allreduce_hier_oneshot();
+const Algorithm& broadcast_hier();
+const Algorithm& reduce_hier();
+const Algorithm& allgather_hier();
+const Algorithm& reduce_scatter_hier();
 
 }  // namespace strata::collectives

@@ -1,0 +1,259 @@
+// Hierarchical Broadcast, Reduce, AllGather and ReduceScatter. Like the
+// AllReduce (hier_allreduce.cc) they move data inside sites first and let
+// every rail carry a share across the WAN at once, so each byte crosses
+// each site pair once per direction at most.
+#include "collectives/algorithms.h"
+#include "collectives/hier_plan.h"
+#include "collectives/site_phases.h"
+
+namespace strata::collectives {
+namespace {
+
+uint64_t wan_chunk_elements(const CollectiveRequest& request, const WanPipelining& pipelining) {
+  return std::max<uint64_t>(1, pipelining.chunk_bytes / datatype_size(request.dtype));
+}
+uint64_t local_segment_elements(const CollectiveRequest& request) {
+  return (request.segment_bytes ? request.segment_bytes : kDefaultSegmentBytes) / datatype_size(request.dtype);
+}
+int site_of_rank(const SiteLayout& layout, int rank, int* index) {
+  for (int s = 0; s < layout.site_count(); ++s)
+    for (size_t i = 0; i < layout.members[s].size(); ++i)
+      if (layout.members[s][i] == rank) {
+        *index = static_cast<int>(i);
+        return s;
+      }
+  return -1;
+}
+
+class HierAlgorithm : public Algorithm {
+ public:
+  std::string_view name() const override { return "hier"; }
+  std::optional<std::string> unsupported_on(const CollectiveRequest& request, const Network& network) const override {
+    if (auto why = hier_unsupported(request, network)) return why;
+    if (needs_equal_sites() && !SiteLayout::of(network, request.nranks, 0).equal_sites())
+      return "sites have unequal rank counts";
+    return std::nullopt;
+  }
+  double predict_seconds(const CollectiveRequest& request, const Network& network) const override {
+    const SiteLayout layout = SiteLayout::of(network, request.nranks, 0);
+    const WanShape wan = wan_shape(network, layout);
+    const double m = static_cast<double>(layout.members.front().size()), s = layout.site_count();
+    return predict(static_cast<double>(request.bytes_per_block()), m, s, wan);
+  }
+
+ protected:
+  virtual bool needs_equal_sites() const { return false; }
+  virtual double predict(double bytes, double members, double sites, const WanShape& wan) const = 0;
+  static double hop(const LinkCost& link, double bytes) { return link.latency_s + bytes / link.bandwidth_bytes_per_s; }
+  static double wan_hop(const WanShape& wan, double bytes) { return wan.latency_s + bytes / wan.min_bandwidth; }
+};
+
+// Root's site: the root hands shard l to rail l; rail l sends it to rail l
+// of every other site; each site all-gathers its rails' shards.
+class HierBroadcast final : public HierAlgorithm {
+ public:
+  std::string_view description() const override {
+    return "hierarchical: root scatters to its site's rails, rails cross the WAN in parallel, sites all-gather";
+  }
+  Collective collective() const override { return Collective::kBroadcast; }
+  double predict(double bytes, double m, double, const WanShape& wan) const override {
+    return hop(wan.local, bytes) + wan_hop(wan, bytes) + (m - 1) * hop(wan.local, bytes / m);
+  }
+  RankSchedule build(const CollectiveRequest& request, const Network& network, int rank) const override {
+    DataflowBuilder b(request, rank);
+    const SiteLayout layout = SiteLayout::of(network, request.nranks, rank);
+    const WorkArea work{b, kRecvBuffer};
+    const Span all{0, request.count};
+    const int rails = choose_rails(layout, request.bytes_per_block(), request.count);
+    int root_index = 0;
+    const int root_site = site_of_rank(layout, request.root, &root_index);
+    if (rank == request.root && !request.in_place) b.copy(work.at(all), b.region(kSendBuffer, 0, request.count));
+    const std::vector<Block> shards = split_blocks(0, request.count, rails);
+    const std::vector<Block> local = segmented(shards, local_segment_elements(request));
+    if (rank == request.root) {  // hand each rail of the root's site its shard
+      for (int l = 0; l < rails; ++l)
+        if (layout.members[root_site][l] != rank)
+          for (const Span& span : local[l]) b.send(layout.members[root_site][l], work.at(span));
+    }
+    if (layout.my_index >= rails) {
+      if (rank != request.root) b.recv(layout.my_members()[layout.my_index % rails], work.at(all));
+      return b.take();
+    }
+    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
+    const Block wan_shard = segmented({shards[layout.my_index]}, wan_chunk_elements(request, pipelining))[0];
+    const std::vector<int> peers = layout.rail(layout.my_index);
+    if (layout.my_site == root_site) {
+      if (rank != request.root)
+        for (const Span& span : local[layout.my_index]) b.recv(request.root, work.at(span));
+      WindowedSends sends(b, pipelining.window);
+      for (int s = 0; s < layout.site_count(); ++s)
+        if (s != root_site)
+          for (const Span& span : wan_shard) sends.send(peers[s], work.at(span));
+    } else {
+      for (const Span& span : wan_shard) b.recv(peers[root_site], work.at(span));
+    }
+    const std::vector<int> site_rails(layout.my_members().begin(), layout.my_members().begin() + rails);
+    ring_all_gather(work, site_rails, layout.my_index, local);
+    for (int extra : layout.extras_of(layout.my_index, rails))
+      if (extra != request.root) b.send(extra, work.at(all));
+    return b.take();
+  }
+};
+
+// Sites reduce-scatter over their rails; rail l of every site sends its
+// shard to rail l of the root's site, which reduces in site order; the
+// root's site gathers the shards at the root.
+class HierReduce final : public HierAlgorithm {
+ public:
+  std::string_view description() const override {
+    return "hierarchical: sites reduce-scatter, rails reduce across the WAN into the root's site, root gathers";
+  }
+  Collective collective() const override { return Collective::kReduce; }
+  double predict(double bytes, double m, double s, const WanShape& wan) const override {
+    return 2 * (m - 1) * hop(wan.local, bytes / m) + wan_hop(wan, bytes) + s * bytes / m / wan.local.reduce_bytes_per_s;
+  }
+  RankSchedule build(const CollectiveRequest& request, const Network& network, int rank) const override {
+    DataflowBuilder b(request, rank);
+    const SiteLayout layout = SiteLayout::of(network, request.nranks, rank);
+    const bool is_root = rank == request.root;
+    // Only the root has a receive buffer; everyone else works in scratch.
+    const uint64_t n = request.count;
+    const WorkArea work{b, is_root ? kRecvBuffer : kScratchBuffer};
+    const uint64_t slots = is_root ? 0 : n;  // scratch offset of the WAN receive slots
+    if (!is_root) b.reserve_scratch(n);
+    const Span all{0, n};
+    if (!(is_root && request.in_place)) b.copy(work.at(all), b.region(kSendBuffer, 0, n));
+    const int rails = choose_rails(layout, request.bytes_per_block(), n);
+    int root_index = 0;
+    const int root_site = site_of_rank(layout, request.root, &root_index);
+    const std::vector<Block> shards = split_blocks(0, n, rails);
+    const std::vector<Block> local = segmented(shards, local_segment_elements(request));
+    if (layout.my_index >= rails) {
+      b.send(layout.my_members()[layout.my_index % rails], work.at(all));
+      if (is_root) gather_at_root(b, layout, rails, local, work);
+      if (is_root) b.finish(work.at(all));
+      return b.take();
+    }
+    for (int extra : layout.extras_of(layout.my_index, rails)) b.recv_reduce(extra, work.at(all), work.at(all));
+    const std::vector<int> site_rails(layout.my_members().begin(), layout.my_members().begin() + rails);
+    ring_reduce_scatter(work, site_rails, layout.my_index, local);
+    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
+    const Block wan_shard = segmented({shards[layout.my_index]}, wan_chunk_elements(request, pipelining))[0];
+    WindowedSends sends(b, pipelining.window);
+    if (layout.my_site == root_site) b.reserve_scratch(slots + layout.site_count() * shards[layout.my_index][0].count);
+    direct_reduce_to(work, layout.rail(layout.my_index), layout.my_site, root_site, wan_shard, slots, sends);
+    if (layout.my_site == root_site && !is_root)
+      for (const Span& span : local[layout.my_index]) b.send(request.root, work.at(span));
+    if (is_root) {
+      gather_at_root(b, layout, rails, local, work);
+      b.finish(work.at(all));
+    }
+    return b.take();
+  }
+
+ private:
+  static void gather_at_root(DataflowBuilder& b, const SiteLayout& layout, int rails, const std::vector<Block>& local,
+                             WorkArea work) {
+    for (int l = 0; l < rails; ++l)
+      if (l != layout.my_index)
+        for (const Span& span : local[l]) b.recv(layout.my_members()[l], work.at(span));
+  }
+};
+
+// Blocks of the ranks at member index i of every site, in site order: what
+// member i of each site handles inside its site.
+std::vector<Block> columns(const SiteLayout& layout, uint64_t count) {
+  std::vector<Block> out(layout.my_members().size());
+  for (size_t i = 0; i < out.size(); ++i)
+    for (const auto& site : layout.members) out[i].push_back({static_cast<uint64_t>(site[i]) * count, count});
+  return out;
+}
+
+// Each rank's block of the rail peers' blocks crosses the WAN once, then
+// sites all-gather by column.
+class HierAllGather final : public HierAlgorithm {
+ public:
+  std::string_view description() const override {
+    return "hierarchical: rails exchange blocks across the WAN at once, then sites all-gather";
+  }
+  Collective collective() const override { return Collective::kAllGather; }
+  bool needs_equal_sites() const override { return true; }
+  double predict(double bytes, double m, double s, const WanShape& wan) const override {
+    return wan_hop(wan, m * bytes) + (m - 1) * hop(wan.local, s * bytes);
+  }
+  RankSchedule build(const CollectiveRequest& request, const Network& network, int rank) const override {
+    DataflowBuilder b(request, rank);
+    const SiteLayout layout = SiteLayout::of(network, request.nranks, rank);
+    const uint64_t count = request.count;
+    const WorkArea work{b, kRecvBuffer};
+    const Span mine{static_cast<uint64_t>(rank) * count, count};
+    if (!request.in_place) b.copy(work.at(mine), b.region(kSendBuffer, 0, count));
+    const int m = static_cast<int>(layout.my_members().size());
+    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), m);
+    const std::vector<int> peers = layout.rail(layout.my_index);
+    std::vector<Block> pieces;
+    for (int peer : peers) pieces.push_back({{static_cast<uint64_t>(peer) * count, count}});
+    WindowedSends sends(b, pipelining.window);
+    direct_all_gather(work, peers, layout.my_site, segmented(pieces, wan_chunk_elements(request, pipelining)), sends);
+    ring_all_gather(work, layout.my_members(), layout.my_index,
+                    segmented(columns(layout, count), local_segment_elements(request)));
+    return b.take();
+  }
+};
+
+// Sites reduce-scatter by column, then every rank gets its own block's
+// partial sums from the same rail of the other sites and reduces them.
+class HierReduceScatter final : public HierAlgorithm {
+ public:
+  std::string_view description() const override {
+    return "hierarchical: sites reduce-scatter by column, rails reduce-scatter across the WAN at once";
+  }
+  Collective collective() const override { return Collective::kReduceScatter; }
+  bool needs_equal_sites() const override { return true; }
+  double predict(double bytes, double m, double s, const WanShape& wan) const override {
+    return (m - 1) * hop(wan.local, s * bytes) + wan_hop(wan, m * bytes) + s * bytes / wan.local.reduce_bytes_per_s;
+  }
+  RankSchedule build(const CollectiveRequest& request, const Network& network, int rank) const override {
+    DataflowBuilder b(request, rank);
+    const SiteLayout layout = SiteLayout::of(network, request.nranks, rank);
+    const uint64_t count = request.count, total = count * static_cast<uint64_t>(request.nranks);
+    const WorkArea work{b, kScratchBuffer};  // the send buffer is the caller's: reduce in a copy
+    b.reserve_scratch(total + layout.site_count() * count);
+    b.copy(work.at({0, total}), b.region(kSendBuffer, 0, total));
+    ring_reduce_scatter(work, layout.my_members(), layout.my_index,
+                        segmented(columns(layout, count), local_segment_elements(request)));
+    const int m = static_cast<int>(layout.my_members().size());
+    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), m);
+    const std::vector<int> peers = layout.rail(layout.my_index);
+    std::vector<Block> pieces;
+    for (int peer : peers) pieces.push_back({{static_cast<uint64_t>(peer) * count, count}});
+    WindowedSends sends(b, pipelining.window);
+    direct_reduce_scatter(work, peers, layout.my_site, segmented(pieces, wan_chunk_elements(request, pipelining)),
+                          total, sends);
+    const Region result = b.region(kRecvBuffer, 0, count);
+    b.copy(result, work.at({static_cast<uint64_t>(rank) * count, count}));
+    b.finish(result);
+    return b.take();
+  }
+};
+
+}  // namespace
+
+const Algorithm& broadcast_hier() {
+  static const HierBroadcast instance;
+  return instance;
+}
+const Algorithm& reduce_hier() {
+  static const HierReduce instance;
+  return instance;
+}
+const Algorithm& allgather_hier() {
+  static const HierAllGather instance;
+  return instance;
+}
+const Algorithm& reduce_scatter_hier() {
+  static const HierReduceScatter instance;
+  return instance;
+}
+
+}  // namespace strata::collectives
