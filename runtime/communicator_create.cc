@@ -101,6 +101,7 @@ Communicator::~Communicator() = default;
 
 std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const CommOptions& options) {
   topology::Topology topology = exchange_host_ids(bootstrap);
+  share_node_hardware(bootstrap, topology);  // NUMA, cores, GPUs, NICs per node (hwloc)
   auto impl = std::make_unique<Impl>();
   impl->transport = connect_transports(bootstrap, topology);
   // Sites and link distances, before any other traffic (the probe uses the transport's tags alone).

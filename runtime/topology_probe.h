@@ -34,4 +34,10 @@ class TransportLinkProber final : public topology::LinkProber {
 // disagree) is thrown on every rank.
 void discover_sites_and_distances(Bootstrap& bootstrap, Transport& transport, topology::Topology& topology);
 
+// Collective over `bootstrap`: each node's leader asks hwloc what the node
+// holds (topology/node_discovery.h) and every rank receives every node's
+// answer in topology.hardware_of_node. Once per node, not per rank: ranks of
+// one host would only find the same hardware again.
+void share_node_hardware(Bootstrap& bootstrap, topology::Topology& topology);
+
 }  // namespace strata::runtime

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "common/error.h"
+#include "topology/link_estimates.h"
 
 namespace strata::topology {
 namespace {
@@ -110,11 +111,6 @@ void assign_from_probe(Topology& topology, const SiteSources& sources) {
   topology.site_names.clear();
   for (int site = 0; site < clustering.site_count; ++site) topology.site_names.push_back("site" + std::to_string(site));
   topology.site_source = "probed RTT clustering (" + clustering.explanation + ")";
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 }  // namespace

@@ -42,6 +42,11 @@ Topology Topology::subset(const std::vector<int>& members) const {
   Topology child = from_host_ids(std::move(hosts));
   // Keep the parent's site indices and names so site pairs stay comparable.
   for (size_t i = 0; i < members.size(); ++i) child.site_of_node[child.node_of_rank[i]] = site_of_rank(members[i]);
+  if (!hardware_of_node.empty()) {
+    child.hardware_of_node.resize(child.node_count);
+    for (size_t i = 0; i < members.size(); ++i)
+      child.hardware_of_node[child.node_of_rank[i]] = hardware_of_node.at(node_of_rank.at(members[i]));
+  }
   child.site_names = site_names;
   child.site_count = site_count;
   child.site_source = site_source;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "topology/distance_model.h"
+#include "topology/node_discovery.h"
 
 namespace strata::topology {
 
@@ -24,6 +25,9 @@ struct Topology {
   DistanceModel distances;
   // Leader-to-leader measurements per node pair (empty when not probed).
   std::vector<std::vector<LinkDistance>> node_links;
+  // What is inside each node (hwloc, discovered by its leader); empty when
+  // not gathered (loopback communicators).
+  std::vector<NodeHardware> hardware_of_node;
   double probe_seconds = 0;  // wall time the probe took on this rank
   std::string probe_note;    // what was (not) probed, for logs and strata-topo
 

@@ -88,7 +88,7 @@ TopologyFile parse_topology_file(std::string_view json_text, const std::string& 
   } catch (const json::parse_error& error) {
     bad(path, "(syntax)", error.what());
   }
-  TopologyFile file{path, parse_sites(root, path), {}};
+  TopologyFile file{path, parse_sites(root, path), {}, topology_file_hash(json_text)};
   if (!root.contains("links")) return file;
   const json& links = root["links"];
   if (!links.is_array()) bad(path, "links", "expected an array");
@@ -103,6 +103,15 @@ TopologyFile parse_topology_file(std::string_view json_text, const std::string& 
     file.links.push_back(link);
   }
   return file;
+}
+
+uint64_t topology_file_hash(std::string_view text) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  return hash;
 }
 
 TopologyFile load_topology_file(const std::string& path) {

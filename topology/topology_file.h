@@ -5,6 +5,7 @@
 // Hosts are host identities (STRATA_HOSTID, or hostname:netns-inode).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@ struct TopologyFile {
   std::string path;  // for error messages
   std::vector<SiteSpec> sites;
   std::vector<LinkSpec> links;
+  uint64_t content_hash = 0;  // of the file's bytes: ranks compare it to catch different files
 
   std::optional<int> site_of_host(std::string_view host) const;
 };
@@ -36,5 +38,8 @@ struct TopologyFile {
 // a host in two sites, or a link to an unknown site.
 TopologyFile parse_topology_file(std::string_view json_text, const std::string& path);
 TopologyFile load_topology_file(const std::string& path);
+
+// FNV-1a (64 bit) of the text: cheap, and any edit changes it.
+uint64_t topology_file_hash(std::string_view text);
 
 }  // namespace strata::topology

@@ -1,6 +1,6 @@
 // strata-topo: creates a communicator over MPI (so it runs under mpirun or
 // `strata-sites run`) and prints what the topology layer found: sites ->
-// hosts -> ranks, where the sites came from, and the measured RTT and
+// hosts (NUMA domains, cores, GPUs, NICs) -> ranks, where the sites came from, and the measured RTT and
 // bandwidth between sites and between node leaders. --json for scripts.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -38,7 +38,10 @@ json topology_json(const Topology& topology, double create_seconds) {
     for (int node = 0; node < topology.node_count; ++node) {
       if (topology.site_of_node[node] != site) continue;
       const std::vector<int> ranks = topology.ranks_of_node(node);
-      hosts.push_back({{"host", topology.host_of_rank[ranks.front()]}, {"node", node}, {"ranks", ranks}});
+      json host{{"host", topology.host_of_rank[ranks.front()]}, {"node", node}, {"ranks", ranks}};
+      if (node < static_cast<int>(topology.hardware_of_node.size()))
+        host["hardware"] = json::parse(topology::node_hardware_to_json(topology.hardware_of_node[node]));
+      hosts.push_back(host);
     }
     sites.push_back({{"name", topology.site_names[site]}, {"hosts", hosts}});
   }
@@ -78,6 +81,22 @@ std::string cell(const LinkDistance& link) {
   return fmt::format("{:.2f} ms, {:.2f} Gb/s", link.rtt_s * 1e3, link.bandwidth_bytes_per_s * 8 / 1e9);
 }
 
+std::string numa_list(const std::vector<int>& numa) {
+  return numa.empty() ? "NUMA ?" : fmt::format("NUMA {}", fmt::join(numa, ","));
+}
+
+// Under each host: its NUMA domains, then one line per GPU and NIC.
+void print_hardware(const topology::NodeHardware& hardware) {
+  fmt::print("    {}\n", topology::node_hardware_summary(hardware));
+  for (const topology::NumaDomain& domain : hardware.numa)
+    fmt::print("      numa {:<3} {:>4} cores {:>8.1f} GiB\n", domain.os_index, domain.cores,
+               static_cast<double>(domain.memory_bytes) / (1ull << 30));
+  for (const topology::NodeDevice& gpu : hardware.gpus)
+    fmt::print("      gpu  {:<14} {} {} ({})\n", gpu.name, gpu.pci_bus_id, gpu.model, numa_list(gpu.numa));
+  for (const topology::NodeDevice& nic : hardware.nics)
+    fmt::print("      nic  {:<14} {} {} ({})\n", nic.name, nic.pci_bus_id, nic.model, numa_list(nic.numa));
+}
+
 void print_table(const Topology& topology, double create_seconds) {
   fmt::print("{} rank(s) on {} node(s) in {} site(s)\n", topology.node_of_rank.size(), topology.node_count,
              topology.site_count);
@@ -85,10 +104,12 @@ void print_table(const Topology& topology, double create_seconds) {
              topology.probe_note, create_seconds * 1e3);
   for (int site = 0; site < topology.site_count; ++site) {
     fmt::print("site {} '{}'\n", site, topology.site_names[site]);
-    for (int node = 0; node < topology.node_count; ++node)
-      if (topology.site_of_node[node] == site)
-        fmt::print("  host {:<32} ranks {}\n", topology.host_of_rank[topology.ranks_of_node(node).front()],
-                   fmt::join(topology.ranks_of_node(node), ","));
+    for (int node = 0; node < topology.node_count; ++node) {
+      if (topology.site_of_node[node] != site) continue;
+      fmt::print("  host {:<32} ranks {}\n", topology.host_of_rank[topology.ranks_of_node(node).front()],
+                 fmt::join(topology.ranks_of_node(node), ","));
+      if (node < static_cast<int>(topology.hardware_of_node.size())) print_hardware(topology.hardware_of_node[node]);
+    }
   }
   fmt::print("\nbetween sites (RTT median, one-flow bandwidth; parentheses: assumed, not measured):\n{:>12}", "");
   for (int b = 0; b < topology.site_count; ++b) fmt::print(" {:>24}", topology.site_names[b]);

@@ -5,8 +5,10 @@ really probe each other over UCX:
   * automatic: one site (sub-millisecond RTT), probe within its 1 s budget;
   * STRATA_TOPO_FILE puts the hosts in two named sites and its link numbers
     stand where nothing was measured (STRATA_PROBE=0);
-  * a bad file, and STRATA_SITE on some ranks only, fail on every rank with
-    a message naming the file / the ranks.
+  * a bad file, different files on different ranks, and STRATA_SITE on
+    some ranks only, fail on every rank with a message naming the file /
+    the ranks;
+  * every host reports its hardware (hwloc: >= 1 core, >= 1 NUMA node).
 Usage: test_topology_mpi.py MPIRUN STRATA_TOPO"""
 
 import json
@@ -63,9 +65,15 @@ def main():
     check(link["bandwidth_measured"] and link["gbps"] > 0, f"leader bandwidth measured: {link['gbps']:.2f} Gbit/s")
     check(topo["intra_site"]["rtt_measured"], "intra-site distance is the measured one")
 
+    hosts = [h for s in topo["sites"] for h in s["hosts"]]
+    hardware = [h.get("hardware") or {} for h in hosts]
+    check(all(hw.get("discovered") and hw["cores"] >= 1 and len(hw["numa"]) >= 1 for hw in hardware),
+          f"hwloc: every host has >= 1 core and >= 1 NUMA node: {[hw.get('cores') for hw in hardware]}")
+
     text = run(args=())
     check(text.returncode == 0 and "site 0 'site0'" in text.stdout and "ranks 0,1" in text.stdout,
           "table output lists the site, its hosts and ranks")
+    check(" NUMA, " in text.stdout and "numa 0" in text.stdout, "table output lists each host's NUMA domains")
 
     with tempfile.TemporaryDirectory() as tmp:
         good = os.path.join(tmp, "topo.json")
@@ -79,6 +87,20 @@ def main():
             check(topo["site_links"][0]["rtt_ms"] == 42 and not topo["site_links"][0]["rtt_measured"],
                   "file link (42 ms) used, marked not measured, with STRATA_PROBE=0")
             check("disabled" in topo["probe_note"], "probe note says probing is disabled")
+
+        # Same hosts, different contents on rank 2: caught by the hash, not used.
+        other = os.path.join(tmp, "other.json")
+        with open(other, "w") as f:
+            json.dump({"sites": [{"name": "west", "hosts": ["a"]}, {"name": "east", "hosts": ["b"]}],
+                       "links": [{"a": "west", "b": "east", "rtt_ms": 43, "gbps": 5}]}, f)
+        proc = run(extra_env=("STRATA_PROBE=0",), per_rank=(f"STRATA_TOPO_FILE={good}", f"STRATA_TOPO_FILE={good}",
+                                                            f"STRATA_TOPO_FILE={other}"))
+        check(proc.returncode != 0 and "disagree on STRATA_TOPO_FILE" in proc.stderr
+              and f"rank(s) 0,1 read {good}" in proc.stderr and f"rank(s) 2 read {other}" in proc.stderr,
+              "different topology files: error names the files and the ranks")
+        proc = run(extra_env=("STRATA_PROBE=0",), per_rank=(f"STRATA_TOPO_FILE={good}", "", ""))
+        check(proc.returncode != 0 and "rank(s) 1,2 have it unset" in proc.stderr,
+              "topology file on some ranks only: error names the ranks without it")
 
         bad = os.path.join(tmp, "bad.json")
         with open(bad, "w") as f:

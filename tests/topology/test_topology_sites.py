@@ -6,7 +6,8 @@
     measured site-pair RTT is within 10% of the configured one;
   * with STRATA_SITE (as `strata-sites run` exports it) the sites are the
     configured ones by index.
-Measured bandwidths are printed, not checked (docs/topology.md says why).
+Measured bandwidths are printed with their error, not checked
+(docs/topology.md has the accuracy measured so far and why).
 Needs root; exits 77 otherwise. Always takes the testbed down.
 Usage: test_topology_sites.py STRATA_SITES STRATA_TOPO"""
 
@@ -16,7 +17,10 @@ import subprocess
 import sys
 
 SITES, TOPO = sys.argv[1], os.path.abspath(sys.argv[2])
-PREFIX = ["--prefix", "topotest"]
+# STRATA_TOPOTEST_PREFIX / _OCTET let an engineer run this beside another
+# testbed on a shared machine; ctest uses the defaults.
+PREFIX = ["--prefix", os.environ.get("STRATA_TOPOTEST_PREFIX", "topotest")]
+MGMT_OCTET = os.environ.get("STRATA_TOPOTEST_OCTET", "246")
 LINKS = {(0, 1): (10.0, 1.0), (0, 2): (30.0, 1.0), (1, 2): (50.0, 0.5)}  # rtt ms, Gbit/s
 FAILURES = []
 
@@ -57,12 +61,16 @@ def check_rtts(topo, label):
             continue
         ok = link["rtt_measured"] and abs(link["rtt_ms"] - rtt_ms) <= 0.1 * rtt_ms
         check(ok, f"{label}: site{a}-site{b} RTT {link['rtt_ms']:.2f} ms vs {rtt_ms:.0f} ms configured (10%)")
-        bw = f"{link['gbps']:.2f}" if link["bandwidth_measured"] else "-"
-        print(f"     bandwidth {bw} Gbit/s measured vs {gbps} Gbit/s configured")
+        if link["bandwidth_measured"]:
+            error = link["gbps"] / gbps - 1
+            print(f"     bandwidth {link['gbps']:.2f} Gbit/s measured vs {gbps} Gbit/s configured ({error:+.0%}"
+                  f"{', within 20%' if abs(error) <= 0.2 else ', NOT within 20%'})")
+        else:
+            print(f"     bandwidth not measured ({gbps} Gbit/s configured)")
 
 
 def test():
-    up = sites("up", "--mgmt-octet", "246", "--sites", "3",
+    up = sites("up", "--mgmt-octet", MGMT_OCTET, "--sites", "3",
                *[a for (x, y), (r, g) in LINKS.items() for a in ("--link", f"{x}-{y}:rtt={r:g}ms,rate={g * 1000:g}mbit")])
     if up.returncode == 77:
         print(up.stderr)
@@ -80,6 +88,8 @@ def test():
         check(groups == [["site0"], ["site1"], ["site2"]], f"auto-detected sites equal configured ones: {groups}")
         check(topo["probe_seconds"] < 1.1, f"probe took {topo['probe_seconds'] * 1e3:.0f} ms (budget 1000 ms, +10% slack)")
         check_rtts(topo, "clustered")
+        hardware = [h.get("hardware") or {} for s in topo["sites"] for h in s["hosts"]]
+        check(all(hw.get("discovered") and hw["cores"] >= 1 for hw in hardware), "every site's host reports hwloc data")
 
     topo = run_topo()
     check(topo is not None, "strata-topo ran with STRATA_SITE")
@@ -100,7 +110,7 @@ def main():
         down = sites("down")
         check(down.returncode == 0, "testbed down")
         netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        check("topotest-" not in netns, "no topotest namespace left")
+        check(PREFIX[1] + "-" not in netns, f"no {PREFIX[1]} namespace left")
     print(f"{len(FAILURES)} failure(s)")
     sys.exit(1 if FAILURES else 0)
 

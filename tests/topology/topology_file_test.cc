@@ -21,6 +21,15 @@ std::string error_of(const std::string& json) {
   return "";
 }
 
+// Ranks compare this hash to catch different files (runtime/topology_probe.cc).
+TEST(TopologyFile, ContentHash) {
+  const std::string text = R"({"sites": [{"name": "eu", "hosts": ["n1"]}]})";
+  EXPECT_EQ(parse_topology_file(text, "a.json").content_hash, topology_file_hash(text));
+  EXPECT_EQ(topology_file_hash(text), topology_file_hash(std::string(text)));
+  EXPECT_NE(topology_file_hash(text), topology_file_hash(text + " "));
+  EXPECT_NE(topology_file_hash(R"({"sites": [{"name": "eu", "hosts": ["n2"]}]})"), topology_file_hash(text));
+}
+
 TEST(TopologyFile, ParsesSitesAndLinks) {
   const TopologyFile file = parse_topology_file(
       R"({"sites": [{"name": "eu", "hosts": ["n1", "n2"]}, {"name": "us", "hosts": ["n3"]}],
