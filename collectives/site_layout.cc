@@ -69,7 +69,9 @@ WanShape wan_shape(const Network& network, const SiteLayout& layout) {
 }
 
 WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows) {
-  constexpr uint64_t kMinChunk = uint64_t{256} << 10, kMaxChunk = uint64_t{4} << 20;
+  // At most 1 MiB: transports send that much eagerly (one WAN crossing, no
+  // rendezvous round trip; runtime/transport/ucx).
+  constexpr uint64_t kMinChunk = uint64_t{256} << 10, kMaxChunk = uint64_t{1} << 20;
   const double flow_bdp = wan.min_bandwidth * 2 * wan.latency_s / std::max(flows, 1);
   WanPipelining pipelining;
   if (request.segment_bytes) {

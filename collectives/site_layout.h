@@ -44,7 +44,7 @@ WanShape wan_shape(const Network& network, const SiteLayout& layout);
 // Pipelining for transfers between sites: each of `flows` flows sharing a
 // site-pair link should keep about twice its share of the link's
 // bandwidth-delay product in flight, in chunks that are neither tiny (per
-// message cost) nor so large that the pipeline stalls. STRATA_CHUNK and
+// message cost) nor above what transports send eagerly (1 MiB). STRATA_CHUNK and
 // STRATA_WINDOW (request.segment_bytes / request.window) override.
 struct WanPipelining {
   uint64_t chunk_bytes = 0;

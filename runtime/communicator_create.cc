@@ -66,7 +66,9 @@ std::shared_ptr<Transport> connect_transports(Bootstrap& bootstrap, const topolo
   if (!(config().shm && everyone_local)) {
     owned.push_back(create_ucx_transport(bootstrap, {.allow_shared_memory = config().ucx_shm,
                                                      .timeout_s = config().timeout_s,
-                                                     .network_devices = config().ucx_net_devices}));
+                                                     .network_devices = config().ucx_net_devices,
+                                                     .lanes = config().lanes > 0 ? config().lanes
+                                                                                 : automatic_ucx_lanes()}));
     for (Transport*& slot : route)
       if (slot == nullptr) slot = owned.back().get();
   }

@@ -16,6 +16,7 @@
 #include "runtime/bootstrap/mpi_bootstrap.h"
 #include "tests/shm/shm_pingpong.h"
 #include "tests/shm/shm_test_util.h"
+#include "tests/support/mpi_test_main.h"
 
 namespace strata::runtime {
 namespace {
@@ -65,23 +66,13 @@ int run_ring(bool use_cma) {
 }  // namespace strata::runtime
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rank = 0, problems = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  const bool pingpong = argc > 1 && std::strcmp(argv[1], "--pingpong") == 0;
-  try {
-    if (pingpong) {
+  return strata::testing::mpi_test_main(&argc, &argv, "shm_mpi_test", [&] {
+    if (argc > 1 && std::strcmp(argv[1], "--pingpong") == 0) {
       strata::runtime::testing::run_pingpong_comparison(MPI_COMM_WORLD);
-    } else {
-      for (bool cma : {true, false}) problems += strata::runtime::run_ring(cma);
+      return 0;
     }
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "rank %d: %s\n", rank, error.what());
-    problems += 1;
-  }
-  int total = 0;
-  MPI_Allreduce(&problems, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (rank == 0) std::printf("shm_mpi_test: %s (%d problems)\n", total == 0 ? "PASSED" : "FAILED", total);
-  MPI_Finalize();
-  return total == 0 ? 0 : 1;
+    int problems = 0;
+    for (bool cma : {true, false}) problems += strata::runtime::run_ring(cma);
+    return problems;
+  });
 }

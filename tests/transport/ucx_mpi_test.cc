@@ -9,6 +9,7 @@
 #include "runtime/bootstrap/mpi_bootstrap.h"
 #include "runtime/transport/ucx/ucx_transport.h"
 #include "tests/transport/ucx_test_util.h"
+#include "tests/support/mpi_test_main.h"
 
 namespace strata::runtime {
 namespace {
@@ -47,18 +48,9 @@ int run(bool allow_shared_memory) {
 }  // namespace strata::runtime
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rank = 0, problems = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  try {
+  return strata::testing::mpi_test_main(&argc, &argv, "ucx_mpi_test", [&] {
+    int problems = 0;
     for (bool shm : {true, false}) problems += strata::runtime::run(shm);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "rank %d: %s\n", rank, error.what());
-    problems += 1;
-  }
-  int total = 0;
-  MPI_Allreduce(&problems, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (rank == 0) std::printf("ucx_mpi_test: %s (%d problems)\n", total == 0 ? "PASSED" : "FAILED", total);
-  MPI_Finalize();
-  return total == 0 ? 0 : 1;
+    return problems;
+  });
 }

@@ -40,6 +40,10 @@ std::string print_endpoint(ucp_ep_h endpoint) {
 
 UcxTransport::UcxTransport(Bootstrap& bootstrap, const UcxTransportOptions& options)
     : options_(options), rank_(bootstrap.rank()), worker_(options, bootstrap.rank()) {
+  if (options.lanes < 1 || options.lanes > kMaxUcxLanes) {
+    fail(ErrorCode::kInvalidArgument, {rank_, -1, "UCX transport setup"}, "lanes is {}; it must be 1..{}",
+         options.lanes, kMaxUcxLanes);
+  }
   std::vector<PeerContact> contacts = exchange_contacts(bootstrap, worker_.address());
   const ProcessIdentity& self = contacts[rank_].process;
   peers_.reserve(contacts.size());
@@ -49,6 +53,8 @@ UcxTransport::UcxTransport(Bootstrap& bootstrap, const UcxTransportOptions& opti
     peer.rank = static_cast<int>(rank);
     peer.address = std::move(contacts[rank].address);
     peer.process = contacts[rank].process;
+    // Messages to itself never touch a network: more lanes would only add endpoints.
+    peer.lane_count = static_cast<int>(rank) == rank_ ? 1 : options.lanes;
     peer.watchable = static_cast<int>(rank) != rank_ && can_watch(self, peer.process);
     watches_processes_ |= peer.watchable;
   }
@@ -68,11 +74,31 @@ UcxTransport::~UcxTransport() {
 // Endpoints are created on first use rather than to every rank up front: a
 // schedule talks to a few peers (ring neighbours, tree parent and children,
 // one rail per site), so eager creation would open O(ranks) connections per
-// process for nothing at hundreds of ranks.
-ucp_ep_h UcxTransport::endpoint_locked(int rank) {
+// process for nothing at hundreds of ranks. All lanes of a peer are created
+// together, so that the k-th endpoint each side makes pairs with the other's
+// k-th (UCX matches them by creation order) and every lane reports failures.
+bool UcxTransport::connect_locked(int rank) {
   Peer& peer = peers_[rank];
-  if (peer.endpoint != nullptr) return peer.endpoint;
-  if (!peer.failure.empty()) return nullptr;  // never reconnect: the peer's state is gone
+  if (!peer.endpoints.empty()) return true;
+  if (!peer.failure.empty()) return false;  // never reconnect: the peer's state is gone
+  for (int lane = 0; lane < peer.lane_count; ++lane) {
+    ucp_ep_h endpoint = create_endpoint_locked(peer, lane);
+    if (endpoint == nullptr) {
+      close_endpoints_locked(peer, true);  // all lanes or none: a message may take any of them
+      return false;
+    }
+    peer.endpoints.push_back(endpoint);
+  }
+  return true;
+}
+
+ucp_ep_h UcxTransport::endpoint_locked(int rank, uint64_t tag) {
+  if (!connect_locked(rank)) return nullptr;
+  const std::vector<ucp_ep_h>& endpoints = peers_[rank].endpoints;
+  return endpoints[ucx_lane_for_tag(tag, static_cast<int>(endpoints.size()))];
+}
+
+ucp_ep_h UcxTransport::create_endpoint_locked(Peer& peer, int lane) {
   ucp_ep_params_t params{};
   params.field_mask =
       UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
@@ -81,17 +107,19 @@ ucp_ep_h UcxTransport::endpoint_locked(int rank) {
   params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
   params.err_handler.cb = on_endpoint_error;
   params.err_handler.arg = &peer;
-  ucs_status_t status = ucp_ep_create(worker_.get(), &params, &peer.endpoint);
+  ucp_ep_h endpoint = nullptr;
+  ucs_status_t status = ucp_ep_create(worker_.get(), &params, &endpoint);
   if (status != UCS_OK) {
-    peer.endpoint = nullptr;
-    peer.failure = fmt::format("cannot create an endpoint: {}", ucs_status_string(status));
-    log(LogLevel::kWarn, "ucx: rank {}: peer {}: {}", rank_, rank, peer.failure);
+    peer.failure = fmt::format("cannot create an endpoint (lane {} of {}): {}", lane, peer.lane_count,
+                               ucs_status_string(status));
+    log(LogLevel::kWarn, "ucx: rank {}: peer {}: {}", rank_, peer.rank, peer.failure);
     return nullptr;
   }
   if (log_level() >= LogLevel::kInfo) {
-    log(LogLevel::kInfo, "ucx: rank {} -> peer {}:\n{}", rank_, rank, print_endpoint(peer.endpoint));
+    log(LogLevel::kInfo, "ucx: rank {} -> peer {} (lane {} of {}):\n{}", rank_, peer.rank, lane, peer.lane_count,
+        print_endpoint(endpoint));
   }
-  return peer.endpoint;
+  return endpoint;
 }
 
 std::string UcxTransport::describe_path(int rank) {
@@ -99,16 +127,31 @@ std::string UcxTransport::describe_path(int rank) {
   if (rank < 0 || rank >= size()) {
     fail(ErrorCode::kInvalidArgument, {rank_, rank, "describe_ucx_path"}, "peer {} is out of range", rank);
   }
-  ucp_ep_h endpoint = endpoint_locked(rank);
-  if (endpoint == nullptr) return "unreachable: " + peers_[rank].failure;
-  return print_endpoint(endpoint);
+  if (!connect_locked(rank)) return "unreachable: " + peers_[rank].failure;
+  const std::vector<ucp_ep_h>& endpoints = peers_[rank].endpoints;
+  if (endpoints.size() == 1) return print_endpoint(endpoints[0]);
+  std::string text;
+  for (size_t lane = 0; lane < endpoints.size(); ++lane) {
+    text += fmt::format("endpoint {} of {}:\n{}", lane, endpoints.size(), print_endpoint(endpoints[lane]));
+  }
+  return text;
 }
 
-void UcxTransport::on_endpoint_error(void* arg, ucp_ep_h /*endpoint*/, ucs_status_t status) {
+// One lane failing fails the peer: its messages may be on any lane, and a
+// lost one would leave a receive waiting forever.
+void UcxTransport::on_endpoint_error(void* arg, ucp_ep_h endpoint, ucs_status_t status) {
   auto* peer = static_cast<Peer*>(arg);
-  if (peer->failure.empty()) peer->failure = ucs_status_string(status);
-  // Acted on after the UCX call that reported it returns, not inside it.
-  peer->owner->failed_peers_.push_back(peer->rank);
+  if (peer->failure.empty()) {
+    auto found = std::find(peer->endpoints.begin(), peer->endpoints.end(), endpoint);
+    peer->failure = ucs_status_string(status);
+    if (peer->endpoints.size() > 1 && found != peer->endpoints.end()) {
+      peer->failure += fmt::format(" (lane {} of {})", found - peer->endpoints.begin(), peer->endpoints.size());
+    }
+  }
+  // Acted on after the UCX call that reported it returns, not inside it;
+  // once per peer, although several lanes may report in one progress call.
+  std::vector<int>& failed = peer->owner->failed_peers_;
+  if (std::find(failed.begin(), failed.end(), peer->rank) == failed.end()) failed.push_back(peer->rank);
 }
 
 void UcxTransport::handle_peer_failures_locked() {
@@ -121,7 +164,8 @@ void UcxTransport::handle_peer_failures_locked() {
                                 [&](const auto& entry) { return entry.second->peer == rank; });
     log(involved ? LogLevel::kWarn : LogLevel::kInfo, "ucx: rank {}: peer {} failed: {}", rank_, rank, peer.failure);
     // UCX wants a failed endpoint closed; that ends its sends as canceled.
-    if (peer.endpoint != nullptr) close_endpoint_locked(peer, true);
+    // The healthy lanes go too, so no send to this peer stays pending.
+    close_endpoints_locked(peer, true);
     cancel_receives_from_locked(rank);
   }
 }
@@ -152,14 +196,17 @@ void UcxTransport::cancel_receives_from_locked(int rank) {
   for (void* request : requests) ucp_request_cancel(worker_.get(), request);
 }
 
-void UcxTransport::close_endpoint_locked(Peer& peer, bool force) {
+void UcxTransport::close_endpoints_locked(Peer& peer, bool force) {
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
-  ucp_ep_h endpoint = peer.endpoint;
-  peer.endpoint = nullptr;
-  ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint, &param);
-  if (UCS_PTR_IS_PTR(request)) close_requests_.push_back(request);
+  // Emptied first, so that an error reported while closing finds no lane to name.
+  std::vector<ucp_ep_h> endpoints = std::move(peer.endpoints);
+  peer.endpoints.clear();
+  for (ucp_ep_h endpoint : endpoints) {
+    ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint, &param);
+    if (UCS_PTR_IS_PTR(request)) close_requests_.push_back(request);
+  }
 }
 
 void UcxTransport::reap_close_requests_locked() {
@@ -174,13 +221,13 @@ void UcxTransport::shut_down_locked(std::unique_lock<std::mutex>& lock) {
   handle_peer_failures_locked();
   for (int rank = 0; rank < size(); ++rank) cancel_receives_from_locked(rank);
   for (Peer& peer : peers_) {
-    if (peer.endpoint == nullptr) continue;
+    if (peer.endpoints.empty()) continue;
     // Flush what was sent, unless sends to this peer are still pending: the
     // caller gave up on those, and flushing would wait for them.
     bool abandoned = std::any_of(operations_.begin(), operations_.end(), [&](const auto& entry) {
       return entry.second->peer == peer.rank;
     });
-    close_endpoint_locked(peer, abandoned);
+    close_endpoints_locked(peer, abandoned);
   }
   auto limit = std::chrono::duration<double>(std::min(options_.timeout_s, kCloseWaitLimitS));
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);

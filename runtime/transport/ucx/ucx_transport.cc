@@ -52,7 +52,7 @@ void UcxTransport::post_send(int peer, uint64_t tag, const void* data, size_t by
   std::lock_guard lock(mutex_);
   handle_peer_failures_locked();
   Operation* operation = add_operation_locked(done, peer, false, tag, bytes);
-  ucp_ep_h endpoint = endpoint_locked(peer);
+  ucp_ep_h endpoint = endpoint_locked(peer, tag);
   if (endpoint == nullptr) {
     complete_locked(operation, UCS_ERR_UNREACHABLE, 0);
     return;
@@ -68,9 +68,10 @@ void UcxTransport::post_recv(int peer, uint64_t tag, void* data, size_t bytes, C
   std::lock_guard lock(mutex_);
   handle_peer_failures_locked();
   Operation* operation = add_operation_locked(done, peer, true, tag, bytes);
-  // Tag receives are not tied to an endpoint; having one to the sender is
-  // what lets UCX report the sender's death, which fails this receive.
-  endpoint_locked(peer);
+  // Tag receives are not tied to an endpoint (a message matches here whichever
+  // lane it came on); having the endpoints to the sender is what lets UCX
+  // report the sender's death, which fails this receive.
+  connect_locked(peer);
   ucp_request_param_t param{};
   // UCX 1.13.1 leaves recv_info.tag_info unset when a receive completes
   // inside the call (a message already waiting), so the length would be
@@ -229,8 +230,8 @@ void UcxTransport::cancel(Completion* done) {
   if (operation->is_recv) {
     ucp_request_cancel(worker_.get(), operation->request);  // completes it at once unless data is already landing
   } else {
-    // UCX 1.13 cannot cancel a send. Treating the peer as failed closes the
-    // endpoint, which ends every send on it as canceled, and fails the
+    // UCX 1.13 cannot cancel a send. Treating the peer as failed closes its
+    // endpoints (every lane), which ends every send on them as canceled, and fails the
     // receives from it, which the peer (seeing its endpoint reset) would never
     // send. That is what cancel is for: abort and timeout.
     Peer& peer = peers_[operation->peer];

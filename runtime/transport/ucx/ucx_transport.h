@@ -2,8 +2,16 @@
 // per transport, endpoints to peers created on first use, completions
 // reported through Completion flags, and a wait that sleeps on the worker's
 // event fd instead of spinning.
+//
+// Lanes: each peer may be reached through several UCP endpoints (over tcp,
+// each its own TCP connection), because one TCP connection cannot fill a
+// long, fat link when its window or congestion control stalls. Not to be
+// confused with UCX's own "lanes" (ucp_ep_print_info's lane[i]: transports
+// inside one endpoint). Receives are unaffected: UCX matches tags per worker,
+// whichever endpoint a message came through.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,7 +34,45 @@ struct UcxTransportOptions {
   // UCX_NET_DEVICES for this transport, e.g. "lo" or "eth0,ib0:1"; empty
   // leaves UCX's choice (every usable interface, or the UCX_NET_DEVICES env).
   std::string network_devices;
+  // UCP endpoints (lanes) to each other rank, 1..kMaxUcxLanes; a rank's
+  // messages to itself use one. Each send goes on the lane its tag picks, so
+  // messages with equal tags stay in order (UCX orders them per endpoint
+  // only), and consecutive message indices or sequences of wire tags
+  // (runtime/wire_tag.h) take consecutive lanes. A single message is never
+  // split: lanes help only when several messages to a peer are in flight.
+  // Both sides should use the same count: the k-th endpoint each side makes
+  // toward the other pairs up with the other's k-th (one connection per pair).
+  int lanes = 1;
 };
+
+inline constexpr int kMaxUcxLanes = 16;
+
+// Messages up to this size go eagerly (UCX_RNDV_THRESH; see ucx_worker.cc).
+inline constexpr uint64_t kUcxEagerBytes = uint64_t{1} << 20;
+
+// The lane (0..lanes-1) a message with `tag` takes. A function of the tag
+// alone, so equal tags share a lane. It adds the low 18 bits (a wire tag's
+// message index) to the rest shifted down (its sequence, sender, ...): the
+// n-th chunk of an operation and the n-th one-message operation both rotate
+// over the lanes; for small tags it is simply tag % lanes.
+inline int ucx_lane_for_tag(uint64_t tag, int lanes) {
+  constexpr int kIndexBits = 18;  // runtime/wire_tag.h: [17:0] message index
+  uint64_t folded = (tag & ((uint64_t{1} << kIndexBits) - 1)) + (tag >> kIndexBits);
+  return static_cast<int>(folded % static_cast<uint64_t>(lanes));
+}
+
+// The lane count the communicator uses when STRATA_LANES=0 (automatic):
+// enough TCP connections that their windows together cover a 1 Gbit/s x
+// 80 ms path (10 MB), given the kernel's cap on one connection's receive
+// buffer (net.ipv4.tcp_rmem max, of this network namespace). Measured on
+// strata-sites, 2 sites, 1 Gbit/s, 256 MiB in 1 MiB messages: with the
+// Linux default cap (6 MiB) one connection reached 0.28 Gbit/s at 80 ms RTT
+// and 4 lanes 0.96; with a 64 MiB cap one connection reached 0.96 and more
+// lanes only added queueing (4 lanes: 0.92 at 20 ms). So: 4 at 6 MiB, 1 at
+// 32 MiB and above. Returns 1 if the sysctl cannot be read.
+int automatic_ucx_lanes();
+// The same rule for a given cap in bytes (for tests).
+int automatic_ucx_lanes_for(uint64_t tcp_rmem_max);
 
 // Collective over `bootstrap`: every rank creates its worker, and worker
 // addresses and process identities are exchanged with two allgathers (the
@@ -43,7 +89,8 @@ struct UcxTransportOptions {
 std::unique_ptr<Transport> create_ucx_transport(Bootstrap& bootstrap, const UcxTransportOptions& options);
 
 // UCX's account of the lanes (transport/device per lane) it uses toward `peer`,
-// connecting first if needed; for STRATA_DEBUG=INFO logs and for tests.
+// connecting first if needed; for STRATA_DEBUG=INFO logs and for tests. With
+// several Strata lanes, one block per endpoint, each headed "endpoint k of n".
 // Throws Error(kInvalidArgument) if `transport` is not a UCX transport.
 std::string describe_ucx_path(Transport& transport, int peer);
 

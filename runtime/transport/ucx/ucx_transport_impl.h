@@ -59,8 +59,9 @@ class UcxTransport final : public Transport {
     std::vector<std::byte> address;
     ProcessIdentity process;
     bool watchable = false;  // its process is visible here, so we check it is alive
-    ucp_ep_h endpoint = nullptr;
-    std::string failure;  // non-empty once the endpoint reported an error
+    int lane_count = 1;               // endpoints this peer gets once connected
+    std::vector<ucp_ep_h> endpoints;  // one per lane; empty until connected and once closed
+    std::string failure;  // non-empty once an endpoint reported an error (the peer is then done)
   };
 
   // ucx_transport.cc
@@ -75,8 +76,12 @@ class UcxTransport final : public Transport {
   static void on_recv_done(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info, void* user_data);
 
   // ucx_endpoints.cc
-  ucp_ep_h endpoint_locked(int peer);
-  void close_endpoint_locked(Peer& peer, bool force);
+  // Connects every lane to `peer` if not yet done; false if it cannot be reached.
+  bool connect_locked(int peer);
+  // The endpoint that a message with `tag` takes to `peer`; null if unreachable.
+  ucp_ep_h endpoint_locked(int peer, uint64_t tag);
+  ucp_ep_h create_endpoint_locked(Peer& peer, int lane);
+  void close_endpoints_locked(Peer& peer, bool force);
   void handle_peer_failures_locked();
   void cancel_receives_from_locked(int peer);
   void reap_close_requests_locked();
