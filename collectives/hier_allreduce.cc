@@ -58,11 +58,9 @@ RankSchedule HierAllReduce::build(const CollectiveRequest& request, const Networ
   const std::vector<int> extras = layout.extras_of(layout.my_index, rails);
   for (int extra : extras) b.recv_reduce(extra, work.at(all), work.at(all));
 
-  const std::vector<int> site_rails(layout.my_members().begin(), layout.my_members().begin() + rails);
-  const uint64_t element = datatype_size(request.dtype);
-  const uint64_t local_segment = (request.segment_bytes ? request.segment_bytes : kDefaultSegmentBytes) / element;
+  const std::vector<int> site_rails = layout.my_rails(rails);
   const std::vector<Block> shards = split_blocks(0, request.count, rails);
-  const std::vector<Block> local_blocks = segmented(shards, local_segment);
+  const std::vector<Block> local_blocks = segmented(shards, local_segment_elements(request));
   ring_reduce_scatter(work, site_rails, layout.my_index, local_blocks);
   const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
   exchange_between_sites(work, layout, plan, shards[layout.my_index][0], pipelining);
@@ -78,7 +76,7 @@ void HierAllReduce::exchange_between_sites(WorkArea work, const SiteLayout& layo
   DataflowBuilder& b = work.builder;
   const std::vector<int> peers = layout.rail(layout.my_index);
   const int sites = layout.site_count(), me = layout.my_site;
-  const uint64_t chunk = std::max<uint64_t>(1, pipelining.chunk_bytes / datatype_size(b.request().dtype));
+  const uint64_t chunk = wan_chunk_elements(b.request(), pipelining);
   WindowedSends sends(b, pipelining.window);
   if (plan.method == WanMethod::kOneShot) {
     const Block data = segmented({{shard}}, chunk)[0];

@@ -9,22 +9,6 @@
 namespace strata::collectives {
 namespace {
 
-uint64_t wan_chunk_elements(const CollectiveRequest& request, const WanPipelining& pipelining) {
-  return std::max<uint64_t>(1, pipelining.chunk_bytes / datatype_size(request.dtype));
-}
-uint64_t local_segment_elements(const CollectiveRequest& request) {
-  return (request.segment_bytes ? request.segment_bytes : kDefaultSegmentBytes) / datatype_size(request.dtype);
-}
-int site_of_rank(const SiteLayout& layout, int rank, int* index) {
-  for (int s = 0; s < layout.site_count(); ++s)
-    for (size_t i = 0; i < layout.members[s].size(); ++i)
-      if (layout.members[s][i] == rank) {
-        *index = static_cast<int>(i);
-        return s;
-      }
-  return -1;
-}
-
 class HierAlgorithm : public Algorithm {
  public:
   std::string_view name() const override { return "hier"; }
@@ -66,7 +50,7 @@ class HierBroadcast final : public HierAlgorithm {
     const Span all{0, request.count};
     const int rails = choose_rails(layout, request.bytes_per_block(), request.count);
     int root_index = 0;
-    const int root_site = site_of_rank(layout, request.root, &root_index);
+    const int root_site = layout.locate(request.root, &root_index);
     if (rank == request.root && !request.in_place) b.copy(work.at(all), b.region(kSendBuffer, 0, request.count));
     const std::vector<Block> shards = split_blocks(0, request.count, rails);
     const std::vector<Block> local = segmented(shards, local_segment_elements(request));
@@ -92,8 +76,7 @@ class HierBroadcast final : public HierAlgorithm {
     } else {
       for (const Span& span : wan_shard) b.recv(peers[root_site], work.at(span));
     }
-    const std::vector<int> site_rails(layout.my_members().begin(), layout.my_members().begin() + rails);
-    ring_all_gather(work, site_rails, layout.my_index, local);
+    ring_all_gather(work, layout.my_rails(rails), layout.my_index, local);
     for (int extra : layout.extras_of(layout.my_index, rails))
       if (extra != request.root) b.send(extra, work.at(all));
     return b.take();
@@ -125,7 +108,7 @@ class HierReduce final : public HierAlgorithm {
     if (!(is_root && request.in_place)) b.copy(work.at(all), b.region(kSendBuffer, 0, n));
     const int rails = choose_rails(layout, request.bytes_per_block(), n);
     int root_index = 0;
-    const int root_site = site_of_rank(layout, request.root, &root_index);
+    const int root_site = layout.locate(request.root, &root_index);
     const std::vector<Block> shards = split_blocks(0, n, rails);
     const std::vector<Block> local = segmented(shards, local_segment_elements(request));
     if (layout.my_index >= rails) {
@@ -135,8 +118,7 @@ class HierReduce final : public HierAlgorithm {
       return b.take();
     }
     for (int extra : layout.extras_of(layout.my_index, rails)) b.recv_reduce(extra, work.at(all), work.at(all));
-    const std::vector<int> site_rails(layout.my_members().begin(), layout.my_members().begin() + rails);
-    ring_reduce_scatter(work, site_rails, layout.my_index, local);
+    ring_reduce_scatter(work, layout.my_rails(rails), layout.my_index, local);
     const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
     const Block wan_shard = segmented({shards[layout.my_index]}, wan_chunk_elements(request, pipelining))[0];
     WindowedSends sends(b, pipelining.window);
@@ -169,8 +151,26 @@ std::vector<Block> columns(const SiteLayout& layout, uint64_t count) {
   return out;
 }
 
-// Each rank's block of the rail peers' blocks crosses the WAN once, then
-// sites all-gather by column.
+// What AllGather and ReduceScatter exchange across the WAN (every member is
+// a rail there): the blocks of my rail's peers, cut into WAN chunks.
+struct RailBlocks {
+  std::vector<int> peers;     // rail my_index of every site, in site order
+  std::vector<Block> pieces;  // pieces[j]: peers[j]'s block
+  uint32_t window = 0;
+};
+
+RailBlocks rail_blocks(const CollectiveRequest& request, const Network& network, const SiteLayout& layout) {
+  const int flows = static_cast<int>(layout.my_members().size());
+  const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), flows);
+  RailBlocks wan;
+  wan.peers = layout.rail(layout.my_index);
+  wan.pieces = segmented(rank_blocks(wan.peers, request.count), wan_chunk_elements(request, pipelining));
+  wan.window = pipelining.window;
+  return wan;
+}
+
+// Each rank's block crosses the WAN once, to the same rail of every other
+// site; then sites all-gather by column.
 class HierAllGather final : public HierAlgorithm {
  public:
   std::string_view description() const override {
@@ -188,13 +188,9 @@ class HierAllGather final : public HierAlgorithm {
     const WorkArea work{b, kRecvBuffer};
     const Span mine{static_cast<uint64_t>(rank) * count, count};
     if (!request.in_place) b.copy(work.at(mine), b.region(kSendBuffer, 0, count));
-    const int m = static_cast<int>(layout.my_members().size());
-    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), m);
-    const std::vector<int> peers = layout.rail(layout.my_index);
-    std::vector<Block> pieces;
-    for (int peer : peers) pieces.push_back({{static_cast<uint64_t>(peer) * count, count}});
-    WindowedSends sends(b, pipelining.window);
-    direct_all_gather(work, peers, layout.my_site, segmented(pieces, wan_chunk_elements(request, pipelining)), sends);
+    const RailBlocks wan = rail_blocks(request, network, layout);
+    WindowedSends sends(b, wan.window);
+    direct_all_gather(work, wan.peers, layout.my_site, wan.pieces, sends);
     ring_all_gather(work, layout.my_members(), layout.my_index,
                     segmented(columns(layout, count), local_segment_elements(request)));
     return b.take();
@@ -222,14 +218,9 @@ class HierReduceScatter final : public HierAlgorithm {
     b.copy(work.at({0, total}), b.region(kSendBuffer, 0, total));
     ring_reduce_scatter(work, layout.my_members(), layout.my_index,
                         segmented(columns(layout, count), local_segment_elements(request)));
-    const int m = static_cast<int>(layout.my_members().size());
-    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), m);
-    const std::vector<int> peers = layout.rail(layout.my_index);
-    std::vector<Block> pieces;
-    for (int peer : peers) pieces.push_back({{static_cast<uint64_t>(peer) * count, count}});
-    WindowedSends sends(b, pipelining.window);
-    direct_reduce_scatter(work, peers, layout.my_site, segmented(pieces, wan_chunk_elements(request, pipelining)),
-                          total, sends);
+    const RailBlocks wan = rail_blocks(request, network, layout);
+    WindowedSends sends(b, wan.window);
+    direct_reduce_scatter(work, wan.peers, layout.my_site, wan.pieces, total, sends);
     const Region result = b.region(kRecvBuffer, 0, count);
     b.copy(result, work.at({static_cast<uint64_t>(rank) * count, count}));
     b.finish(result);

@@ -1,6 +1,8 @@
 #include "collectives/network.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "topology/topology.h"
 
@@ -23,18 +25,30 @@ const LinkCost& Network::link(int a, int b) const {
 }
 
 LinkCost Network::flat_cost() const {
-  const int n = static_cast<int>(std::max(site_of_rank.size(), node_of_rank.size()));
-  LinkCost worst = n == 0 ? intra_node : LinkCost{0, 0, intra_node.reduce_bytes_per_s};
-  for (int a = 0; a < n; ++a) {
-    for (int b = a + 1; b < n; ++b) {
-      const LinkCost& cost = link(a, b);
-      worst.latency_s = std::max(worst.latency_s, cost.latency_s);
-      worst.bandwidth_bytes_per_s = worst.bandwidth_bytes_per_s == 0
-                                        ? cost.bandwidth_bytes_per_s
-                                        : std::min(worst.bandwidth_bytes_per_s, cost.bandwidth_bytes_per_s);
-    }
+  // Which link classes the group uses, in O(ranks + sites²) rather than by
+  // visiting every pair of ranks: plan-cache misses on large groups call this.
+  const size_t n = std::max(site_of_rank.size(), node_of_rank.size());
+  std::map<int, int> ranks_of_node;
+  std::map<int, std::set<int>> nodes_of_site;
+  for (size_t rank = 0; rank < n; ++rank) {
+    ++ranks_of_node[node_of(static_cast<int>(rank))];
+    nodes_of_site[site_of(static_cast<int>(rank))].insert(node_of(static_cast<int>(rank)));
   }
-  if (worst.bandwidth_bytes_per_s == 0) return intra_node;  // a group of one rank
+  std::vector<const LinkCost*> used;
+  for (const auto& [node, ranks] : ranks_of_node)
+    if (ranks > 1) used.push_back(&intra_node);
+  for (const auto& [site, nodes] : nodes_of_site)
+    if (nodes.size() > 1) used.push_back(&intra_site);
+  for (const auto& [a, nodes_a] : nodes_of_site)
+    for (const auto& [b, nodes_b] : nodes_of_site)
+      if (a < b) used.push_back(&between_sites(a, b));
+  if (used.empty()) return intra_node;  // a group of one rank
+  LinkCost worst = *used.front();
+  for (const LinkCost* cost : used) {
+    worst.latency_s = std::max(worst.latency_s, cost->latency_s);
+    worst.bandwidth_bytes_per_s = std::min(worst.bandwidth_bytes_per_s, cost->bandwidth_bytes_per_s);
+  }
+  worst.reduce_bytes_per_s = intra_node.reduce_bytes_per_s;
   return worst;
 }
 

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <map>
 
+#include "collectives/algorithms.h"
+#include "common/message_limits.h"
+
 namespace strata::collectives {
 
 SiteLayout SiteLayout::of(const Network& network, int nranks, int rank) {
@@ -41,6 +44,20 @@ std::vector<int> SiteLayout::rail(int rail) const {
   return ranks;
 }
 
+std::vector<int> SiteLayout::my_rails(int rails) const {
+  return {my_members().begin(), my_members().begin() + rails};
+}
+
+int SiteLayout::locate(int rank, int* index) const {
+  for (int s = 0; s < site_count(); ++s) {
+    const auto it = std::find(members[s].begin(), members[s].end(), rank);
+    if (it == members[s].end()) continue;
+    *index = static_cast<int>(it - members[s].begin());
+    return s;
+  }
+  return -1;
+}
+
 std::vector<int> SiteLayout::extras_of(int rail, int rails) const {
   std::vector<int> extras;
   const auto& mine = my_members();
@@ -69,9 +86,8 @@ WanShape wan_shape(const Network& network, const SiteLayout& layout) {
 }
 
 WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows) {
-  // At most 1 MiB: transports send that much eagerly (one WAN crossing, no
-  // rendezvous round trip; runtime/transport/ucx).
-  constexpr uint64_t kMinChunk = uint64_t{256} << 10, kMaxChunk = uint64_t{1} << 20;
+  // At most what transports send eagerly: one WAN crossing per chunk.
+  constexpr uint64_t kMinChunk = uint64_t{256} << 10, kMaxChunk = kEagerMessageBytes;
   const double flow_bdp = wan.min_bandwidth * 2 * wan.latency_s / std::max(flows, 1);
   WanPipelining pipelining;
   if (request.segment_bytes) {
@@ -86,6 +102,15 @@ WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& w
                           ? request.window
                           : static_cast<uint32_t>(std::max(2.0, std::ceil(2 * flow_bdp / pipelining.chunk_bytes)));
   return pipelining;
+}
+
+uint64_t wan_chunk_elements(const CollectiveRequest& request, const WanPipelining& pipelining) {
+  return std::max<uint64_t>(1, pipelining.chunk_bytes / datatype_size(request.dtype));
+}
+
+uint64_t local_segment_elements(const CollectiveRequest& request) {
+  const uint64_t bytes = request.segment_bytes ? request.segment_bytes : kDefaultSegmentBytes;
+  return std::max<uint64_t>(1, bytes / datatype_size(request.dtype));
 }
 
 }  // namespace strata::collectives

@@ -29,6 +29,10 @@ struct SiteLayout {
   const std::vector<int>& my_members() const { return members[my_site]; }
   // Ranks of rail `rail` in every site, in site order.
   std::vector<int> rail(int rail) const;
+  // The first `rails` members of my site: the rails of my site.
+  std::vector<int> my_rails(int rails) const;
+  // The site of `rank` (and its index there in `*index`), or -1.
+  int locate(int rank, int* index) const;
   // Members of my site at indices >= rails that fold into rail `rail`.
   std::vector<int> extras_of(int rail, int rails) const;
 };
@@ -51,5 +55,9 @@ struct WanPipelining {
   uint32_t window = 0;  // sends in flight per peer
 };
 WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows);
+// The same chunk in elements of the request's datatype.
+uint64_t wan_chunk_elements(const CollectiveRequest& request, const WanPipelining& pipelining);
+// Pipelining unit inside a site, in elements: STRATA_CHUNK or the default.
+uint64_t local_segment_elements(const CollectiveRequest& request);
 
 }  // namespace strata::collectives

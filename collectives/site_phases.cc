@@ -12,6 +12,12 @@ uint64_t element_count(const Block& block) {
   return count;
 }
 
+std::vector<Block> rank_blocks(const std::vector<int>& ranks, uint64_t count) {
+  std::vector<Block> blocks;
+  for (int rank : ranks) blocks.push_back({{static_cast<uint64_t>(rank) * count, count}});
+  return blocks;
+}
+
 std::vector<Block> split_blocks(uint64_t offset, uint64_t count, uint64_t parts) {
   const BlockSplit split{count, parts};
   std::vector<Block> blocks(parts);

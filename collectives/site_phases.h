@@ -20,6 +20,8 @@ struct Span {
 using Block = std::vector<Span>;
 
 uint64_t element_count(const Block& block);
+// The block of each of `ranks` in a buffer of `count`-element blocks, one per rank.
+std::vector<Block> rank_blocks(const std::vector<int>& ranks, uint64_t count);
 // `count` elements from `offset` split into `parts` nearly equal blocks.
 std::vector<Block> split_blocks(uint64_t offset, uint64_t count, uint64_t parts);
 // The same blocks with every span cut into segments of at most `segment` elements.

@@ -16,67 +16,67 @@ constexpr std::array kTable{
     ConfigVar{"STRATA_DEBUG", ConfigType::kChoice, "WARN",
               "What the runtime logs to stderr: NONE, WARN, INFO (decisions per communicator), "
               "TRACE (per call and schedule)",
-              "NONE,WARN,INFO,TRACE"},
+              "NONE,WARN,INFO,TRACE", &Config::debug},
     ConfigVar{"STRATA_TIMEOUT", ConfigType::kFloat, "300",
-              "Seconds any blocking wait (bootstrap, collective) may last before it fails", ""},
+              "Seconds any blocking wait (bootstrap, collective) may last before it fails", "", &Config::timeout_s},
     ConfigVar{"STRATA_ALGO", ConfigType::kString, "",
               "Force an algorithm: a name for every collective that has it (ring), or "
               "collective=name pairs (allreduce=ring,broadcast=tree)",
-              ""},
+              "", &Config::algo},
     ConfigVar{"STRATA_CHUNK", ConfigType::kBytes, "0",
-              "Pipelining segment size in bytes (K/M/G suffixes); 0 lets each algorithm choose", ""},
+              "Pipelining segment size in bytes (K/M/G suffixes); 0 lets each algorithm choose", "", &Config::chunk_bytes},
     ConfigVar{"STRATA_WINDOW", ConfigType::kInt, "0",
               "Chunks in flight per inter-site peer in hierarchical algorithms; 0 sizes it from the "
               "link's bandwidth-delay product",
-              "0..4096"},
+              "0..4096", &Config::window},
     ConfigVar{"STRATA_LANES", ConfigType::kInt, "0",
               "UCX endpoints (TCP connections) per peer on another host; 0 chooses automatically",
-              "0..16"},
+              "0..16", &Config::lanes},
     ConfigVar{"STRATA_SPIN_US", ConfigType::kInt, "-1",
               "Microseconds to busy-poll before sleeping in the kernel; -1 spins only when this "
               "host has at least as many cores as ranks",
-              "-1..1000000"},
+              "-1..1000000", &Config::spin_us},
     ConfigVar{"STRATA_YIELD_US", ConfigType::kInt, "-1",
               "Microseconds to poll with sched_yield() after spinning, before sleeping; -1 yields "
               "for 1000us only when this host has more ranks than cores",
-              "-1..1000000"},
+              "-1..1000000", &Config::yield_us},
     ConfigVar{"STRATA_SOCKET_IFNAME", ConfigType::kString, "",
               "Network interface whose address ncclGetUniqueId advertises (default: first "
               "non-loopback interface that is up)",
-              ""},
+              "", &Config::socket_ifname},
     ConfigVar{"STRATA_HOSTID", ConfigType::kString, "",
-              "Host identity of this rank (default: hostname plus network-namespace id)", ""},
+              "Host identity of this rank (default: hostname plus network-namespace id)", "", &Config::hostid},
     ConfigVar{"STRATA_UCX_SHM", ConfigType::kBool, "1",
-              "Let UCX use shared memory between ranks on one host (0: network transports only)", ""},
+              "Let UCX use shared memory between ranks on one host (0: network transports only)", "", &Config::ucx_shm},
     ConfigVar{"STRATA_SHM", ConfigType::kBool, "1",
-              "Use Strata's shared-memory transport between ranks on one host (0: UCX for every peer)", ""},
+              "Use Strata's shared-memory transport between ranks on one host (0: UCX for every peer)", "", &Config::shm},
     ConfigVar{"STRATA_SHM_CMA", ConfigType::kBool, "1",
               "Let the shared-memory transport copy large messages once with process_vm_readv "
               "(0: stream them through the shared rings)",
-              ""},
+              "", &Config::shm_cma},
     ConfigVar{"STRATA_UCX_NET_DEVICES", ConfigType::kString, "",
               "Network devices UCX may use (its UCX_NET_DEVICES syntax, e.g. wan0 or eth0); "
               "default: UCX's choice",
-              ""},
+              "", &Config::ucx_net_devices},
     ConfigVar{"STRATA_SITE", ConfigType::kString, "",
               "Site of this rank: an index (0, 1, ...) or a name; set on every rank or none. Wins over "
               "STRATA_TOPO_FILE and probing (docs/topology.md)",
-              ""},
+              "", &Config::site},
     ConfigVar{"STRATA_TOPO_FILE", ConfigType::kString, "",
               "JSON file listing the hosts of each site and optionally site-pair RTT/bandwidth "
               "(docs/topology.md); used when STRATA_SITE is unset",
-              ""},
+              "", &Config::topo_file},
     ConfigVar{"STRATA_PROBE", ConfigType::kBool, "1",
               "Measure RTT and bandwidth between node leaders when a communicator is created (0: use "
               "assumed distances; sites then come from STRATA_SITE or STRATA_TOPO_FILE only)",
-              ""},
+              "", &Config::probe},
     ConfigVar{"STRATA_NCCL_ASYNC_STAGING", ConfigType::kBool, "0",
               "EXPERIMENTAL: stage CUDA device buffers without blocking the caller (proxy thread + "
               "stream wait); hung with 4 ranks on one GPU, so off by default",
-              ""},
+              "", &Config::nccl_async_staging},
     ConfigVar{"STRATA_PROBE_MS", ConfigType::kInt, "1000",
               "Time budget in milliseconds for the link probe at communicator creation",
-              "1..600000"},
+              "1..600000", &Config::probe_ms},
 };
 
 [[noreturn]] void bad_value(const ConfigVar& var, std::string_view value, std::string_view why) {
@@ -122,49 +122,34 @@ bool parse_bool(const ConfigVar& var, std::string_view value) {
   bad_value(var, value, "not a boolean (0/1)");
 }
 
-void apply(Config& config, const ConfigVar& var, std::string_view value) {
-  const std::string_view name = var.name;
-  if (name == "STRATA_DEBUG") config.debug = static_cast<LogLevel>(choice_index(var, value));
-  else if (name == "STRATA_TIMEOUT") config.timeout_s = parse_float(var, value);
-  else if (name == "STRATA_ALGO") config.algo = value;
-  else if (name == "STRATA_CHUNK") {
-    try {
-      config.chunk_bytes = parse_bytes(value);
-    } catch (const Error&) {
-      bad_value(var, value, "not a byte count");
-    }
-  } else if (name == "STRATA_WINDOW") {
-    const int64_t window = parse_int(var, value);
-    if (window < 0 || window > 4096) bad_value(var, value, "out of range");
-    config.window = static_cast<int>(window);
-  } else if (name == "STRATA_LANES") {
-    const int64_t lanes = parse_int(var, value);
-    if (lanes < 0 || lanes > 16) bad_value(var, value, "out of range");
-    config.lanes = static_cast<int>(lanes);
-  } else if (name == "STRATA_SPIN_US") {
-    const int64_t spin = parse_int(var, value);
-    if (spin < -1 || spin > 1000000) bad_value(var, value, "out of range");
-    config.spin_us = static_cast<int>(spin);
-  } else if (name == "STRATA_YIELD_US") {
-    const int64_t yield = parse_int(var, value);
-    if (yield < -1 || yield > 1000000) bad_value(var, value, "out of range");
-    config.yield_us = static_cast<int>(yield);
-  } else if (name == "STRATA_SOCKET_IFNAME") config.socket_ifname = value;
-  else if (name == "STRATA_HOSTID") config.hostid = value;
-  else if (name == "STRATA_UCX_SHM") config.ucx_shm = parse_bool(var, value);
-  else if (name == "STRATA_SHM") config.shm = parse_bool(var, value);
-  else if (name == "STRATA_SHM_CMA") config.shm_cma = parse_bool(var, value);
-  else if (name == "STRATA_UCX_NET_DEVICES") config.ucx_net_devices = value;
-  else if (name == "STRATA_SITE") config.site = value;
-  else if (name == "STRATA_TOPO_FILE") config.topo_file = value;
-  else if (name == "STRATA_PROBE") config.probe = parse_bool(var, value);
-  else if (name == "STRATA_NCCL_ASYNC_STAGING") config.nccl_async_staging = parse_bool(var, value);
-  else if (name == "STRATA_PROBE_MS") {
-    const int64_t budget = parse_int(var, value);
-    if (budget < 1 || budget > 600000) bad_value(var, value, "out of range");
-    config.probe_ms = static_cast<int>(budget);
+// The variable's range "min..max" (its choices field).
+int int_in_range(const ConfigVar& var, std::string_view value) {
+  const int64_t parsed = parse_int(var, value);
+  const size_t dots = var.choices.find("..");
+  const int64_t low = std::stoll(std::string(var.choices.substr(0, dots)));
+  const int64_t high = std::stoll(std::string(var.choices.substr(dots + 2)));
+  if (parsed < low || parsed > high) bad_value(var, value, "out of range");
+  return static_cast<int>(parsed);
+}
+
+// How a value is parsed follows from the type of the field it sets.
+void assign(LogLevel& out, const ConfigVar& var, std::string_view value) {
+  out = static_cast<LogLevel>(choice_index(var, value));
+}
+void assign(double& out, const ConfigVar& var, std::string_view value) { out = parse_float(var, value); }
+void assign(int& out, const ConfigVar& var, std::string_view value) { out = int_in_range(var, value); }
+void assign(bool& out, const ConfigVar& var, std::string_view value) { out = parse_bool(var, value); }
+void assign(std::string& out, const ConfigVar&, std::string_view value) { out = value; }
+void assign(uint64_t& out, const ConfigVar& var, std::string_view value) {
+  try {
+    out = parse_bytes(value);
+  } catch (const Error&) {
+    bad_value(var, value, "not a byte count");
   }
-  else fail(ErrorCode::kInternal, {}, "config variable {} has no parser", name);
+}
+
+void apply(Config& config, const ConfigVar& var, std::string_view value) {
+  std::visit([&](auto field) { assign(config.*field, var, value); }, var.field);
 }
 
 std::mutex g_mutex;

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/log.h"
@@ -37,12 +38,16 @@ struct Config {
 
 enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };
 
+using ConfigField = std::variant<LogLevel Config::*, double Config::*, uint64_t Config::*, int Config::*,
+                                 bool Config::*, std::string Config::*>;
+
 struct ConfigVar {
   std::string_view name;
   ConfigType type;
   std::string_view default_value;
   std::string_view help;
   std::string_view choices;  // kChoice: comma-separated; kInt: "min..max"
+  ConfigField field;         // what it sets; the field's type says how the value is parsed
 };
 
 // The table, in declaration order.

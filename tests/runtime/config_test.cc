@@ -25,8 +25,12 @@ TEST(ConfigTest, DefaultsComeFromTheTable) {
 }
 
 TEST(ConfigTest, ParsesTypedValues) {
-  g_env = {{"STRATA_DEBUG", "INFO"}, {"STRATA_TIMEOUT", "2.5"}, {"STRATA_CHUNK", "512K"}, {"STRATA_UCX_SHM", "0"}};
+  g_env = {{"STRATA_DEBUG", "INFO"}, {"STRATA_TIMEOUT", "2.5"}, {"STRATA_CHUNK", "512K"}, {"STRATA_UCX_SHM", "0"},
+           {"STRATA_WINDOW", "4096"}, {"STRATA_SPIN_US", "-1"}, {"STRATA_SITE", "east"}};
   const Config config = parse_config(fake_env);
+  EXPECT_EQ(config.window, 4096);
+  EXPECT_EQ(config.spin_us, -1);
+  EXPECT_EQ(config.site, "east");
   EXPECT_EQ(config.debug, LogLevel::kInfo);
   EXPECT_EQ(config.timeout_s, 2.5);
   EXPECT_EQ(config.chunk_bytes, 512u << 10);
@@ -35,7 +39,8 @@ TEST(ConfigTest, ParsesTypedValues) {
 
 TEST(ConfigTest, BadValuesNameTheVariable) {
   for (auto [name, value] : std::map<std::string, std::string>{
-           {"STRATA_DEBUG", "LOUD"}, {"STRATA_TIMEOUT", "-1"}, {"STRATA_CHUNK", "12Q"}, {"STRATA_SPIN_US", "x"}}) {
+           {"STRATA_DEBUG", "LOUD"}, {"STRATA_TIMEOUT", "-1"}, {"STRATA_CHUNK", "12Q"}, {"STRATA_SPIN_US", "x"},
+           {"STRATA_WINDOW", "4097"}, {"STRATA_LANES", "17"}, {"STRATA_PROBE_MS", "0"}, {"STRATA_SHM", "maybe"}}) {
     g_env = {{name, value}};
     try {
       parse_config(fake_env);

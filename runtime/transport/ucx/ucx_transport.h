@@ -47,9 +47,6 @@ struct UcxTransportOptions {
 
 inline constexpr int kMaxUcxLanes = 16;
 
-// Messages up to this size go eagerly (UCX_RNDV_THRESH; see ucx_worker.cc).
-inline constexpr uint64_t kUcxEagerBytes = uint64_t{1} << 20;
-
 // The lane (0..lanes-1) a message with `tag` takes. A function of the tag
 // alone, so equal tags share a lane. It adds the low 18 bits (a wire tag's
 // message index) to the rest shifted down (its sequence, sender, ...): the

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/message_limits.h"
 #include "common/log.h"
 
 namespace strata::runtime {
@@ -36,12 +37,12 @@ std::vector<std::pair<std::string, std::string>> config_overrides(const UcxTrans
   // UCX's default sends messages above a few KiB by rendezvous (request,
   // reply, data): three one-way delays where eager takes one. Across a WAN
   // that is tens of milliseconds per message (measured: a 64 KiB round trip
-  // at 20 ms RTT took 62 ms, 23 ms eager), so messages up to kEagerBytes go
+  // at 20 ms RTT took 62 ms, 23 ms eager), so messages up to kEagerMessageBytes go
   // eagerly; hierarchical algorithms keep their WAN chunks within it. Above
-  // it the receiver would have to buffer an early message whole. A
-  // UCX_RNDV_THRESH in the environment still wins.
+  // it the receiver would have to buffer an early message whole
+  // (common/message_limits.h). A UCX_RNDV_THRESH in the environment still wins.
   if (std::getenv("UCX_RNDV_THRESH") == nullptr)
-    overrides.emplace_back("RNDV_THRESH", std::to_string(kUcxEagerBytes));
+    overrides.emplace_back("RNDV_THRESH", std::to_string(kEagerMessageBytes));
   // Keepalive is how UCX notices a peer that died without closing a socket
   // (always the case over shared memory). UCX's 20 s default outlasts short
   // timeouts; a round is one small message or a pid check per endpoint.
