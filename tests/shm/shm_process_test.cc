@@ -93,16 +93,11 @@ const size_t kSizes[] = {0, 1, 4 << 10, 8 << 20, 64 << 20};
 
 class ShmProcessTest : public ::testing::TestWithParam<bool> {
  protected:
-  ShmTransportOptions options() const {
-    ShmTransportOptions options;
-    options.use_cma = GetParam();
-    options.timeout_s = 10;
-    return options;
-  }
+  ShmTransportOptions options() const { return testing::cma_options(GetParam()); }
 };
 
 INSTANTIATE_TEST_SUITE_P(Cma, ShmProcessTest, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "cma" : "ring"; });
+                         testing::cma_param_name<::testing::TestParamInfo<bool>>);
 
 // The child echoes every message back; the parent checks what returns.
 TEST_P(ShmProcessTest, MessagesOfEverySizeMakeARoundTrip) {

@@ -29,25 +29,22 @@ inline std::vector<int> all_ranks(int nranks) {
 }
 
 inline Transports make_shm_world(int nranks, const ShmTransportOptions& options = {}) {
-  ThreadBootstrapGroup group(nranks, 20.0);
-  Transports transports(nranks);
-  std::vector<std::exception_ptr> errors(nranks);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < nranks; ++rank) {
-    threads.emplace_back([&, rank] {
-      try {
-        transports[rank] = create_shm_transport(*group.join(rank), all_ranks(nranks), options);
-      } catch (...) {
-        errors[rank] = std::current_exception();
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  for (auto& error : errors)
-    if (error) std::rethrow_exception(error);
-  return transports;
+  return make_world(nranks, [&](Bootstrap& bootstrap, int) {
+    return create_shm_transport(bootstrap, all_ranks(nranks), options);
+  });
 }
 
+// Shared-memory tests run with CMA single copies and with rings only.
+inline ShmTransportOptions cma_options(bool use_cma) {
+  ShmTransportOptions options;
+  options.use_cma = use_cma;
+  options.timeout_s = 10;
+  return options;
+}
+template <typename ParamInfo>  // ::testing::TestParamInfo<bool>
+std::string cma_param_name(const ParamInfo& info) {
+  return info.param ? "cma" : "ring";
+}
 
 // Names in /dev/shm that this transport creates ("strata-shm-<pid>-...")
 // for process `pid`.

@@ -19,16 +19,11 @@ using testing::pattern;
 
 class ShmTransportTest : public ::testing::TestWithParam<bool> {
  protected:
-  ShmTransportOptions options() const {
-    ShmTransportOptions options;
-    options.use_cma = GetParam();
-    options.timeout_s = 10;
-    return options;
-  }
+  ShmTransportOptions options() const { return testing::cma_options(GetParam()); }
 };
 
 INSTANTIATE_TEST_SUITE_P(Cma, ShmTransportTest, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "cma" : "ring"; });
+                         testing::cma_param_name<::testing::TestParamInfo<bool>>);
 
 TEST_P(ShmTransportTest, SizesArriveIntactBothWays) {
   auto world = make_shm_world(2, options());

@@ -7,14 +7,40 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <memory>
+#include <thread>
 #include <vector>
 
+#include "runtime/bootstrap/thread_bootstrap.h"
 #include "runtime/transport/transport.h"
 
 namespace strata::runtime::testing {
 
 using Transports = std::vector<std::unique_ptr<Transport>>;
+
+// One transport per rank, made collectively on threads of this process by
+// `create(bootstrap, rank)`; the first rank's failure is rethrown.
+template <typename Create>
+Transports make_world(int nranks, Create create) {
+  ThreadBootstrapGroup group(nranks, 20.0);
+  Transports transports(nranks);
+  std::vector<std::exception_ptr> errors(nranks);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < nranks; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        transports[rank] = create(*group.join(rank), rank);
+      } catch (...) {
+        errors[rank] = std::current_exception();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (auto& error : errors)
+    if (error) std::rethrow_exception(error);
+  return transports;
+}
 
 inline bool pending(const Completion& done) {
   return done.state.load(std::memory_order_acquire) == Completion::kPending;

@@ -40,25 +40,7 @@ class World {
 };
 
 inline World make_ucx_world(int nranks, const UcxTransportOptions& options) {
-  ThreadBootstrapGroup group(nranks, 20.0);
-  Transports transports(nranks);
-  std::vector<std::exception_ptr> errors(nranks);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < nranks; ++rank) {
-    threads.emplace_back([&, rank] {
-      try {
-        transports[rank] = create_ucx_transport(*group.join(rank), options);
-      } catch (...) {
-        errors[rank] = std::current_exception();
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  for (auto& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
-  return World(std::move(transports));
+  return World(make_world(nranks, [&](Bootstrap& bootstrap, int) { return create_ucx_transport(bootstrap, options); }));
 }
-
 
 }  // namespace strata::runtime::testing

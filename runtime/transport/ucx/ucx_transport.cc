@@ -104,7 +104,9 @@ UcxTransport::Operation* UcxTransport::post_locked(Operation* operation, ucs_sta
   return operation;
 }
 
-void UcxTransport::on_send_done(void* request, ucs_status_t status, void* user_data) {
+// Both UCX callbacks end here: free an abandoned operation, record a
+// completion that arrived inside the posting call, or apply it.
+void UcxTransport::on_done(void* request, ucs_status_t status, size_t received_bytes, void* user_data) {
   auto* operation = static_cast<Operation*>(user_data);
   if (operation->owner == nullptr) {  // abandoned at teardown
     ucp_request_free(request);
@@ -114,27 +116,19 @@ void UcxTransport::on_send_done(void* request, ucs_status_t status, void* user_d
   if (operation->posting) {
     operation->completed_while_posting = true;
     operation->status = status;
+    operation->received_bytes = received_bytes;
     return;
   }
-  operation->owner->complete_locked(operation, status, 0);
+  operation->owner->complete_locked(operation, status, received_bytes);
+}
+
+void UcxTransport::on_send_done(void* request, ucs_status_t status, void* user_data) {
+  on_done(request, status, 0, user_data);
 }
 
 void UcxTransport::on_recv_done(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
                                 void* user_data) {
-  auto* operation = static_cast<Operation*>(user_data);
-  size_t length = info != nullptr ? info->length : 0;
-  if (operation->owner == nullptr) {
-    ucp_request_free(request);
-    delete operation;
-    return;
-  }
-  if (operation->posting) {
-    operation->completed_while_posting = true;
-    operation->status = status;
-    operation->received_bytes = length;
-    return;
-  }
-  operation->owner->complete_locked(operation, status, length);
+  on_done(request, status, info != nullptr ? info->length : 0, user_data);
 }
 
 void UcxTransport::complete_locked(Operation* operation, ucs_status_t status, size_t received_bytes) {

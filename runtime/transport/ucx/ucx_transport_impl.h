@@ -72,6 +72,7 @@ class UcxTransport final : public Transport {
   std::string describe_failure_locked(const Operation& operation, ucs_status_t status) const;
   bool progress_locked();
   void wait_until_done_locked(std::unique_lock<std::mutex>& lock, Completion* done, Clock::time_point deadline);
+  static void on_done(void* request, ucs_status_t status, size_t received_bytes, void* user_data);
   static void on_send_done(void* request, ucs_status_t status, void* user_data);
   static void on_recv_done(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info, void* user_data);
 
