@@ -54,6 +54,7 @@ constexpr double kRttShare = 0.25;      // of the budget, at most for RTT sampli
 constexpr size_t kMinRttSamples = 3;
 constexpr double kStreamShare = 0.75;   // of the budget: no chunk starts after this (minus one RTT)
 constexpr double kDrainShare = 0.9;     // of the budget: what is in flight must have arrived by then
+constexpr double kFreeWindowShare = 0.5;  // of the budget: until then the first window ignores the drain rule
 
 uint64_t probe_tag(int sender, uint32_t index) {
   return WireTag{.comm_id = kProbeCommId, .point_to_point = true, .sequence = 0x1fff}.for_message(sender, index);
@@ -258,9 +259,11 @@ class LinkProbe {
     const double bdp_chunks = 4 * rate * std::max(result_.rtt_s, 1e-3) / kChunkBytes;
     const uint64_t window = std::clamp(static_cast<uint64_t>(std::ceil(bdp_chunks)), kFirstWindow, kMaxWindow);
     if (in_flight >= window) return Stream::kWait;
-    // The first window is always allowed: early rates are TCP's ramp, and
-    // holding back on them kept a 50 ms link from ever leaving it.
-    if (in_flight < kFirstWindow) return Stream::kSend;
+    // The first window is allowed in the first half of the budget: early
+    // rates are TCP's ramp, and holding back on them kept a 50 ms link from
+    // ever leaving it. Later, a slow link could not drain 4 MiB in time
+    // (the probe overran its budget by 10-20% on the 50 ms / 500 Mbit link).
+    if (in_flight < kFirstWindow && now_s < kFreeWindowShare * options_.budget_s) return Stream::kSend;
     const double drain_s = static_cast<double>((in_flight + 1) * kChunkBytes) / std::max(rate, 1.0);
     return now_s + drain_s + result_.rtt_s < kDrainShare * options_.budget_s ? Stream::kSend : Stream::kWait;
   }
