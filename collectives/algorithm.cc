@@ -7,13 +7,13 @@
 namespace strata::collectives {
 
 std::span<const Algorithm* const> all_algorithms() {
-  static const std::array<const Algorithm*, 21> kAll{
+  static const std::array<const Algorithm*, 22> kAll{
       &allreduce_ring(),  &allreduce_recursive_doubling(), &allgather_ring(), &reduce_scatter_ring(),
       &broadcast_tree(),  &broadcast_chain(),              &reduce_tree(),    &reduce_chain(),
       &alltoall_pairwise(), &gather_direct(),              &scatter_direct(), &send_direct(),
       &recv_direct(),     &allreduce_hier(),             &allreduce_hier_direct(), &allreduce_hier_ring(),
       &allreduce_hier_oneshot(), &broadcast_hier(),        &reduce_hier(),           &allgather_hier(),
-      &reduce_scatter_hier()};
+      &reduce_scatter_hier(), &alltoall_hier()};
   return kAll;
 }
 

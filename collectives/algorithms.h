@@ -42,5 +42,6 @@ const Algorithm& broadcast_hier();
 const Algorithm& reduce_hier();
 const Algorithm& allgather_hier();
 const Algorithm& reduce_scatter_hier();
+const Algorithm& alltoall_hier();
 
 }  // namespace strata::collectives

@@ -1,25 +1,27 @@
 // Pairwise AllToAll: in round i a rank sends to rank+i and receives from
 // rank-i, so every rank has one partner at a time per direction. All rounds
-// are posted at once; the executor paces them.
+// are posted at once; the executor paces them. Across sites every pair of
+// ranks in different sites opens its own WAN flow (the hierarchical
+// AllToAll in hier_alltoall.cc routes per site pair instead).
 #include <vector>
 
 #include "collectives/algorithms.h"
+#include "collectives/hier_plan.h"
 
 namespace strata::collectives {
 namespace {
 
-class AllToAllPairwise final : public FlatAlgorithm {
+class AllToAllPairwise final : public Algorithm {
  public:
   std::string_view name() const override { return "pairwise"; }
   std::string_view description() const override { return "n-1 shifted exchanges, one block each"; }
   Collective collective() const override { return Collective::kAllToAll; }
 
-  double predict_seconds(const CollectiveRequest& request, const LinkCost& cost) const override {
-    return (request.nranks - 1) *
-           (cost.latency_s + static_cast<double>(request.bytes_per_block()) / cost.bandwidth_bytes_per_s);
+  double predict_seconds(const CollectiveRequest& request, const Network& network) const override {
+    return predict_alltoall(request, network, AllToAllRouting::kPairwise);
   }
 
-  RankSchedule build(const CollectiveRequest& request, int rank) const override {
+  RankSchedule build(const CollectiveRequest& request, const Network&, int rank) const override {
     ScheduleBuilder b(request, rank);
     const int n = request.nranks;
     const uint64_t count = request.count;

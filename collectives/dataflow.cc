@@ -14,6 +14,7 @@ Region DataflowBuilder::canonical(Region region) const {
     case Collective::kAllReduce:
     case Collective::kBroadcast:
     case Collective::kReduce:
+    case Collective::kAllToAll:
       if (region.buffer == kSendBuffer) region.buffer = kRecvBuffer;
       break;
     case Collective::kAllGather:  // send = recv + rank's block

@@ -6,6 +6,8 @@
 #include <array>
 #include <cmath>
 
+#include "common/message_limits.h"
+
 namespace strata::collectives {
 
 std::string_view wan_method_name(WanMethod method) {
@@ -62,6 +64,37 @@ HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& ne
     if (seconds < plan.seconds) plan = {plan.rails, candidate, seconds};
   }
   return plan;
+}
+
+int alltoall_forwarder(const SiteLayout& layout, int site, int destination) {
+  int index = 0;
+  layout.locate(destination, &index);
+  const std::vector<int>& members = layout.members[site];
+  return members[static_cast<size_t>(index) % members.size()];
+}
+
+double predict_alltoall(const CollectiveRequest& request, const Network& network, AllToAllRouting routing) {
+  const double bytes = static_cast<double>(request.bytes_per_block());
+  const SiteLayout layout = SiteLayout::of(network, request.nranks, 0);
+  const LinkCost local = network.spans_sites() ? wan_shape(network, layout).local : network.flat_cost();
+  size_t largest = 0;
+  for (const auto& site : layout.members) largest = std::max(largest, site.size());
+  const double k = static_cast<double>(largest), n = request.nranks;
+  const double inside = (k - 1) * (local.latency_s + bytes / local.bandwidth_bytes_per_s);
+  double wan = 0;
+  for (int s = 0; s < layout.site_count(); ++s) {
+    for (int t = 0; t < layout.site_count(); ++t) {
+      if (s == t) continue;
+      const LinkCost& link = network.link(layout.members[s][0], layout.members[t][0]);
+      const bool rendezvous = routing == AllToAllRouting::kPairwise && request.bytes_per_block() > kEagerMessageBytes;
+      const double pairs = static_cast<double>(layout.members[s].size() * layout.members[t].size());
+      wan = std::max(wan, (rendezvous ? 3 : 1) * link.latency_s + pairs * bytes / link.bandwidth_bytes_per_s);
+    }
+  }
+  if (routing == AllToAllRouting::kPairwise) return std::max(inside, wan);
+  // Each forwarder collects (k - 1) blocks for each of its (n - k) / k destinations.
+  const double hand_off = local.latency_s + (n - k) * (k - 1) / k * bytes / local.bandwidth_bytes_per_s;
+  return std::max(inside, hand_off + wan);
 }
 
 std::optional<std::string> hier_unsupported(const CollectiveRequest& request, const Network& network) {

@@ -40,6 +40,19 @@ int choose_rails(const SiteLayout& layout, uint64_t bytes, uint64_t count);
 HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
                              WanMethod method);
 
+// How an AllToAll crosses the WAN: a flow per pair of ranks (pairwise), or
+// one stream per destination from a forwarder in each other site.
+enum class AllToAllRouting { kPairwise, kPerSitePair };
+// The rank of `site` that forwards that site's blocks for `destination`
+// (a rank of another site): the member at the destination's index in its
+// own site, modulo the size of `site`.
+int alltoall_forwarder(const SiteLayout& layout, int site, int destination);
+// Predicted AllToAll time: all exchanges are posted at once, so the busiest
+// site-pair link (its rank pairs × block bytes) sets the time; a pairwise
+// block above the eager size adds a rendezvous round trip, and per-site-pair
+// routing adds the hand-off to the forwarders inside the site.
+double predict_alltoall(const CollectiveRequest& request, const Network& network, AllToAllRouting routing);
+
 // Why a hierarchical algorithm cannot run on `network`, or nullopt.
 std::optional<std::string> hier_unsupported(const CollectiveRequest& request, const Network& network);
 

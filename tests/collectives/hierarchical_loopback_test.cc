@@ -103,7 +103,8 @@ TEST_P(HierarchicalLoopbackTest, AverageAndPreMulSum) {
 // windows and extras all take part; odd counts make blocks uneven.
 TEST_P(HierarchicalLoopbackTest, SeveralMebibytesPipelinedWithAWindow) {
   const bool per_block = algorithm().collective() == Collective::kAllGather ||
-                         algorithm().collective() == Collective::kReduceScatter;
+                         algorithm().collective() == Collective::kReduceScatter ||
+                         algorithm().collective() == Collective::kAllToAll;
   const int n = static_cast<int>(shape().site_of_rank.size());
   const uint64_t count = ((3u << 20) / 4 / (per_block ? n : 1)) | 1;
   for (DataType type : {DataType::kFloat32, DataType::kInt64}) {
@@ -189,6 +190,30 @@ TEST(HierarchicalPlanner, SmallMessagesCrossTheWanOnceLargeOnesMoveFewestBytes) 
   const auto large = collectives::plan_hier_allreduce(r, sites, layout, collectives::WanMethod::kAuto);
   EXPECT_EQ(large.method, collectives::WanMethod::kDirect);
   EXPECT_EQ(large.rails, 2);
+}
+
+// Blocks above the eager size pay a rendezvous round trip per WAN flow when
+// sent pairwise; routed per site pair they stream in eager chunks.
+TEST(HierarchicalPlanner, AllToAllRoutesPerSitePairOnlyWhenBlocksPayRendezvous) {
+  CollectiveRequest r;
+  r.collective = Collective::kAllToAll;
+  r.nranks = 8;
+  const Network sites = Network::with_sites({0, 0, 0, 0, 1, 1, 1, 1}, kWan);
+  r.count = 1024;
+  EXPECT_EQ(collectives::choose_algorithm(r, sites, "").algorithm->name(), "pairwise");
+  r.count = (4 << 20) / 4;
+  EXPECT_EQ(collectives::choose_algorithm(r, sites, "").algorithm->name(), "hier");
+  EXPECT_EQ(collectives::choose_algorithm(r, Network::uniform(), "").algorithm->name(), "pairwise");
+}
+
+TEST(HierarchicalAllToAll, ForwarderIsTheDestinationsIndexModuloTheSiteSize) {
+  const Network network = Network::with_sites({1, 0, 1, 1, 2, 2}, kWan);
+  const auto layout = collectives::SiteLayout::of(network, 6, 0);
+  // Sites in order: {1}, {0, 2, 3}, {4, 5}.
+  EXPECT_EQ(collectives::alltoall_forwarder(layout, 0, 3), 1);
+  EXPECT_EQ(collectives::alltoall_forwarder(layout, 1, 5), 2);
+  EXPECT_EQ(collectives::alltoall_forwarder(layout, 2, 3), 4);
+  EXPECT_EQ(collectives::alltoall_forwarder(layout, 2, 2), 5);
 }
 
 }  // namespace

@@ -68,15 +68,20 @@ TEST(DataflowTest, ReadsWaitForWritersAndWritesWaitForReaders) {
   EXPECT_FALSE(depends_on(schedule, recv_other, recv_mid));  // disjoint bytes
 }
 
-TEST(DataflowTest, InPlaceAllReduceTracksSendAndReceiveAsOneBuffer) {
-  CollectiveRequest request;
-  request.nranks = 2;
-  request.count = 10;
-  request.in_place = true;
-  DataflowBuilder b(request, 0);
-  const StepId send = b.send(1, b.region(kSendBuffer, 0, 10));
-  const StepId recv = b.recv(1, b.region(kRecvBuffer, 0, 10));
-  EXPECT_TRUE(depends_on(b.take(), recv, send));
+// Collectives whose in-place form passes one buffer as both send and receive.
+TEST(DataflowTest, InPlaceTracksSendAndReceiveAsOneBuffer) {
+  for (Collective collective :
+       {Collective::kAllReduce, Collective::kBroadcast, Collective::kReduce, Collective::kAllToAll}) {
+    CollectiveRequest request;
+    request.collective = collective;
+    request.nranks = 2;
+    request.count = 10;
+    request.in_place = true;
+    DataflowBuilder b(request, 0);
+    const StepId send = b.send(1, b.region(kSendBuffer, 0, 10));
+    const StepId recv = b.recv(1, b.region(kRecvBuffer, 0, 10));
+    EXPECT_TRUE(depends_on(b.take(), recv, send)) << collective_name(collective);
+  }
 }
 
 }  // namespace

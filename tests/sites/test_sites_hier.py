@@ -9,7 +9,7 @@ import subprocess
 
 from sites_harness import check, main
 
-COLLECTIVES = ["allreduce", "broadcast", "reduce", "allgather", "reducescatter"]
+COLLECTIVES = ["allreduce", "broadcast", "reduce", "allgather", "reducescatter", "alltoall"]
 
 
 def perf(tb, args, collective, algo, extra_env=""):
