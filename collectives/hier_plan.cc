@@ -86,9 +86,14 @@ double predict_alltoall(const CollectiveRequest& request, const Network& network
     for (int t = 0; t < layout.site_count(); ++t) {
       if (s == t) continue;
       const LinkCost& link = network.link(layout.members[s][0], layout.members[t][0]);
-      const bool rendezvous = routing == AllToAllRouting::kPairwise && request.bytes_per_block() > kEagerMessageBytes;
       const double pairs = static_cast<double>(layout.members[s].size() * layout.members[t].size());
-      wan = std::max(wan, (rendezvous ? 3 : 1) * link.latency_s + pairs * bytes / link.bandwidth_bytes_per_s);
+      double seconds = link.latency_s + pairs * bytes / link.bandwidth_bytes_per_s;
+      if (routing == AllToAllRouting::kPairwise) {
+        if (request.bytes_per_block() > kEagerMessageBytes) seconds += 2 * link.latency_s;
+        const double bdp = 2 * link.latency_s * link.bandwidth_bytes_per_s;
+        if (pairs * bytes > bdp) seconds += kBurstLossRecoverySeconds;
+      }
+      wan = std::max(wan, seconds);
     }
   }
   if (routing == AllToAllRouting::kPairwise) return std::max(inside, wan);

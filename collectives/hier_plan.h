@@ -47,10 +47,18 @@ enum class AllToAllRouting { kPairwise, kPerSitePair };
 // (a rank of another site): the member at the destination's index in its
 // own site, modulo the size of `site`.
 int alltoall_forwarder(const SiteLayout& layout, int site, int destination);
+// What a flat exchange pays when it bursts more than a link's
+// bandwidth-delay product into it at once: the bottleneck queue drops and
+// TCP recovers, about one minimum retransmission timeout (Linux: 200 ms).
+// Measured on setup A (docs/performance.md): pairwise AllToAll with
+// 512 KiB blocks took 137-202 ms where the paced per-site-pair routing took
+// 77 ms.
+inline constexpr double kBurstLossRecoverySeconds = 0.2;
 // Predicted AllToAll time: all exchanges are posted at once, so the busiest
-// site-pair link (its rank pairs × block bytes) sets the time; a pairwise
-// block above the eager size adds a rendezvous round trip, and per-site-pair
-// routing adds the hand-off to the forwarders inside the site.
+// site-pair link (its rank pairs × block bytes) sets the time. Pairwise
+// blocks above the eager size add a rendezvous round trip, and a pairwise
+// burst above the link's BDP adds loss recovery; per-site-pair routing is
+// paced (chunks and a window) but adds the hand-off to the forwarders.
 double predict_alltoall(const CollectiveRequest& request, const Network& network, AllToAllRouting routing);
 
 // Why a hierarchical algorithm cannot run on `network`, or nullopt.

@@ -192,15 +192,20 @@ TEST(HierarchicalPlanner, SmallMessagesCrossTheWanOnceLargeOnesMoveFewestBytes) 
   EXPECT_EQ(large.rails, 2);
 }
 
-// Blocks above the eager size pay a rendezvous round trip per WAN flow when
-// sent pairwise; routed per site pair they stream in eager chunks.
-TEST(HierarchicalPlanner, AllToAllRoutesPerSitePairOnlyWhenBlocksPayRendezvous) {
+// Sent pairwise, 16 flows burst into the 20 ms x 1 Gbit/s link at once:
+// beyond its BDP (2.5 MB) that costs loss recovery, so the paced
+// per-site-pair routing wins; below it, pairwise skips the hand-off.
+TEST(HierarchicalPlanner, AllToAllRoutesPerSitePairWhenPairwiseWouldBurstPastTheBdp) {
   CollectiveRequest r;
   r.collective = Collective::kAllToAll;
   r.nranks = 8;
   const Network sites = Network::with_sites({0, 0, 0, 0, 1, 1, 1, 1}, kWan);
   r.count = 1024;
   EXPECT_EQ(collectives::choose_algorithm(r, sites, "").algorithm->name(), "pairwise");
+  r.count = (128 << 10) / 4;  // 16 x 128 KiB = 2 MiB in flight
+  EXPECT_EQ(collectives::choose_algorithm(r, sites, "").algorithm->name(), "pairwise");
+  r.count = (512 << 10) / 4;  // 8 MiB
+  EXPECT_EQ(collectives::choose_algorithm(r, sites, "").algorithm->name(), "hier");
   r.count = (4 << 20) / 4;
   EXPECT_EQ(collectives::choose_algorithm(r, sites, "").algorithm->name(), "hier");
   EXPECT_EQ(collectives::choose_algorithm(r, Network::uniform(), "").algorithm->name(), "pairwise");
