@@ -32,16 +32,18 @@ def pass_names(document):
 
 
 def strata_series(document):
-    """{"Strata <algo>": {bytes: us}, "Open MPI": {...}}. strata-perf writes
-    the --algo passes one after the other, each an increasing size sweep, so
-    a size that does not grow starts the next pass."""
+    """{"Strata <algo>": {bytes: us}, "Open MPI": {...}}. Each row names its
+    --algo pass (requested_algo); files from before that field existed are
+    read by pass order: strata-perf writes the passes one after the other,
+    each an increasing size sweep, so a size that does not grow starts the
+    next pass."""
     names, series, mpi = pass_names(document), {}, {}
     index, previous = 0, -1
     for row in document["results"]:
         if row["bytes"] <= previous:
             index += 1
         previous = row["bytes"]
-        name = names[index] if index < len(names) else f"pass{index}"
+        name = row.get("requested_algo") or (names[index] if index < len(names) else f"pass{index}")
         if timing(row) is not None:
             series.setdefault(f"Strata {name}", {})[row["bytes"]] = timing(row)
         if row.get("mpi"):

@@ -64,6 +64,7 @@ nlohmann::ordered_json row_json(const Row& row) {
           {"type", datatype_name(r.dtype)},
           {"redop", redop_column(row)},
           {"root", root_column(r)},
+          {"requested_algo", row.requested_algo},
           {"algorithm", row.plan.algorithm},
           {"predicted_us", row.plan.predicted_seconds * 1e6},
           {"plan_reason", row.plan.reason},

@@ -23,6 +23,7 @@ struct Measurement {
 struct Row {
   CollectiveRequest request;
   OpChoice op = OpChoice::kSum;
+  std::string requested_algo;  // the --algo pass: "auto" or the forced algorithm
   runtime::PlanChoice plan;
   std::optional<Measurement> out_of_place;  // nullopt: not run, or not supported
   std::optional<Measurement> in_place;

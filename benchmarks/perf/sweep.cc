@@ -47,6 +47,7 @@ Row Sweep::measure_point(const CollectiveRequest& request, OpChoice op) {
   Row row;
   row.request = request;
   row.op = op;
+  row.requested_algo = options_.algo.empty() ? "auto" : options_.algo;
   row.plan = plan(request);
   if (options_.out_of_place) row.out_of_place = measure_strata(request, false, row);
   if (options_.in_place && collective_has_in_place(request.collective))

@@ -92,6 +92,14 @@ class Table(unittest.TestCase):
         self.assertAlmostEqual(large["auto_fraction_of_hier_bound"], wan_bounds.hier_bound(bed, MIB) / 50e-3)
         self.assertAlmostEqual(large["ring_fraction_of_ring_bound"], wan_bounds.ring_bound(bed, MIB) / 90e-3)
 
+    def test_rows_name_their_pass(self):
+        # Passes named by requested_algo on each row, not by their order.
+        doc = strata_doc()
+        for row, name in zip(doc["results"], ("hier", "hier", "ring", "ring")):
+            row["requested_algo"] = name
+        del doc["algo"]
+        self.assertEqual(list(plot_allreduce.strata_series(doc)), ["Strata hier", "Strata ring", "Open MPI"])
+
     def run_main(self, folder, strata):
         paths = {name: os.path.join(folder, name) for name in ("s.json", "g.json", "t.json", "out.json", "p.png")}
         for name, doc in (("s.json", strata), ("g.json", gloo_doc()), ("t.json", SETUP_C)):
