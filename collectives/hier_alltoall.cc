@@ -38,9 +38,7 @@ class AllToAllSchedule {
     const WanShape wan = wan_shape(network, layout_);
     // Both ends of a stream must cut it alike: size the chunks on the
     // biggest site's flow count, which every rank computes the same.
-    size_t largest = 0;
-    for (const auto& site : layout_.members) largest = std::max(largest, site.size());
-    pipelining_ = wan_pipelining(request, wan, request.nranks - static_cast<int>(largest));
+    pipelining_ = wan_pipelining(request, wan, request.nranks - layout_.largest_site());
     chunk_ = wan_chunk_elements(request, pipelining_);
   }
 
@@ -85,7 +83,7 @@ class AllToAllSchedule {
   void forward_to_site(int t, WindowedSends& wan_sends) {
     const std::vector<int>& mine = layout_.my_members();
     for (int destination : layout_.members[t]) {
-      const int forwarder = alltoall_forwarder(layout_, layout_.my_site, destination);
+      const int forwarder = layout_.counterpart(layout_.my_site, destination);
       if (forwarder != rank_) {
         b_.send(forwarder, send_block(destination));
         continue;
@@ -108,7 +106,7 @@ class AllToAllSchedule {
   // consecutive, otherwise through scratch.
   void receive_from_site(int s) {
     const std::vector<int>& theirs = layout_.members[s];
-    const int forwarder = alltoall_forwarder(layout_, s, rank_);
+    const int forwarder = layout_.counterpart(s, rank_);
     const uint64_t elements = theirs.size() * count_;
     if (!in_place_ && consecutive(theirs)) {
       const uint64_t start = static_cast<uint64_t>(theirs.front()) * count_;

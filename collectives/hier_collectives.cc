@@ -14,19 +14,16 @@ class HierAlgorithm : public Algorithm {
   std::string_view name() const override { return "hier"; }
   std::optional<std::string> unsupported_on(const CollectiveRequest& request, const Network& network) const override {
     if (auto why = hier_unsupported(request, network)) return why;
-    if (needs_equal_sites() && !SiteLayout::of(network, request.nranks, 0).equal_sites())
-      return "sites have unequal rank counts";
     return std::nullopt;
   }
   double predict_seconds(const CollectiveRequest& request, const Network& network) const override {
     const SiteLayout layout = SiteLayout::of(network, request.nranks, 0);
     const WanShape wan = wan_shape(network, layout);
-    const double m = static_cast<double>(layout.members.front().size()), s = layout.site_count();
+    const double m = layout.largest_site(), s = layout.site_count();
     return predict(static_cast<double>(request.bytes_per_block()), m, s, wan);
   }
 
  protected:
-  virtual bool needs_equal_sites() const { return false; }
   virtual double predict(double bytes, double members, double sites, const WanShape& wan) const = 0;
   static double hop(const LinkCost& link, double bytes) { return link.latency_s + bytes / link.bandwidth_bytes_per_s; }
   static double wan_hop(const WanShape& wan, double bytes) { return wan.latency_s + bytes / wan.min_bandwidth; }
@@ -142,42 +139,68 @@ class HierReduce final : public HierAlgorithm {
   }
 };
 
-// Blocks of the ranks at member index i of every site, in site order: what
-// member i of each site handles inside its site.
+// What member j of my site handles inside the site ("column" j), in site
+// order: its own block, and the blocks of the ranks of other sites whose
+// counterpart here it is. With equal sites, the blocks of the ranks at
+// index j of every site.
 std::vector<Block> columns(const SiteLayout& layout, uint64_t count) {
   std::vector<Block> out(layout.my_members().size());
-  for (size_t i = 0; i < out.size(); ++i)
-    for (const auto& site : layout.members) out[i].push_back({static_cast<uint64_t>(site[i]) * count, count});
+  for (int s = 0; s < layout.site_count(); ++s) {
+    for (size_t i = 0; i < layout.members[s].size(); ++i) {
+      const int rank = layout.members[s][i];
+      const int j = s == layout.my_site ? static_cast<int>(i) : static_cast<int>(i % out.size());
+      out[j].push_back({static_cast<uint64_t>(rank) * count, count});
+    }
+  }
   return out;
 }
 
-// What AllGather and ReduceScatter exchange across the WAN (every member is
-// a rail there): the blocks of my rail's peers, cut into WAN chunks.
-struct RailBlocks {
-  std::vector<int> peers;     // rail my_index of every site, in site order
-  std::vector<Block> pieces;  // pieces[j]: peers[j]'s block
+// Who exchanges blocks across the WAN in AllGather and ReduceScatter: each
+// rank with its counterpart in every other site. A rank of a smaller site
+// is the counterpart of several ranks of a bigger one.
+struct CounterpartExchange {
+  std::vector<int> peers;               // per site: my counterpart there (me in my site)
+  std::vector<std::vector<int>> served;  // per site: its ranks whose counterpart here I am
+  uint64_t chunk = 1;                   // WAN chunk, elements
   uint32_t window = 0;
+
+  Block chunks(int rank, uint64_t count) const {
+    return segmented({Block{Span{static_cast<uint64_t>(rank) * count, count}}}, chunk)[0];
+  }
 };
 
-RailBlocks rail_blocks(const CollectiveRequest& request, const Network& network, const SiteLayout& layout) {
-  const int flows = static_cast<int>(layout.my_members().size());
-  const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), flows);
-  RailBlocks wan;
-  wan.peers = layout.rail(layout.my_index);
-  wan.pieces = segmented(rank_blocks(wan.peers, request.count), wan_chunk_elements(request, pipelining));
-  wan.window = pipelining.window;
-  return wan;
+CounterpartExchange counterpart_exchange(const CollectiveRequest& request, const Network& network,
+                                         const SiteLayout& layout, int rank) {
+  const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), layout.largest_site());
+  CounterpartExchange exchange;
+  exchange.chunk = wan_chunk_elements(request, pipelining);
+  exchange.window = pipelining.window;
+  exchange.served.resize(layout.site_count());
+  for (int s = 0; s < layout.site_count(); ++s) {
+    exchange.peers.push_back(s == layout.my_site ? rank : layout.counterpart(s, rank));
+    if (s == layout.my_site) continue;
+    for (int other : layout.members[s])
+      if (layout.counterpart(layout.my_site, other) == rank) exchange.served[s].push_back(other);
+  }
+  return exchange;
 }
 
-// Each rank's block crosses the WAN once, to the same rail of every other
+// Sites in the order each rank walks them: starting after its own, so that
+// not every rank sends to the same site first.
+std::vector<int> other_sites(const SiteLayout& layout) {
+  std::vector<int> order;
+  for (int d = 1; d < layout.site_count(); ++d) order.push_back((layout.my_site + d) % layout.site_count());
+  return order;
+}
+
+// Each rank's block crosses the WAN once, to its counterpart in every other
 // site; then sites all-gather by column.
 class HierAllGather final : public HierAlgorithm {
  public:
   std::string_view description() const override {
-    return "hierarchical: rails exchange blocks across the WAN at once, then sites all-gather";
+    return "hierarchical: every rank sends its block to its counterpart in each other site, then sites all-gather";
   }
   Collective collective() const override { return Collective::kAllGather; }
-  bool needs_equal_sites() const override { return true; }
   double predict(double bytes, double m, double s, const WanShape& wan) const override {
     return wan_hop(wan, m * bytes) + (m - 1) * hop(wan.local, s * bytes);
   }
@@ -188,24 +211,28 @@ class HierAllGather final : public HierAlgorithm {
     const WorkArea work{b, kRecvBuffer};
     const Span mine{static_cast<uint64_t>(rank) * count, count};
     if (!request.in_place) b.copy(work.at(mine), b.region(kSendBuffer, 0, count));
-    const RailBlocks wan = rail_blocks(request, network, layout);
+    const CounterpartExchange wan = counterpart_exchange(request, network, layout, rank);
     WindowedSends sends(b, wan.window);
-    direct_all_gather(work, wan.peers, layout.my_site, wan.pieces, sends);
+    for (int s : other_sites(layout))
+      for (const Span& span : wan.chunks(rank, count)) sends.send(wan.peers[s], work.at(span));
+    for (int s : other_sites(layout))
+      for (int other : wan.served[s])
+        for (const Span& span : wan.chunks(other, count)) b.recv(other, work.at(span));
     ring_all_gather(work, layout.my_members(), layout.my_index,
                     segmented(columns(layout, count), local_segment_elements(request)));
     return b.take();
   }
 };
 
-// Sites reduce-scatter by column, then every rank gets its own block's
-// partial sums from the same rail of the other sites and reduces them.
+// Sites reduce-scatter by column; every rank then sends the partial sums it
+// holds for ranks of other sites to them, and reduces the partials of its
+// own block in site order.
 class HierReduceScatter final : public HierAlgorithm {
  public:
   std::string_view description() const override {
-    return "hierarchical: sites reduce-scatter by column, rails reduce-scatter across the WAN at once";
+    return "hierarchical: sites reduce-scatter by column, partial sums cross the WAN to their owners";
   }
   Collective collective() const override { return Collective::kReduceScatter; }
-  bool needs_equal_sites() const override { return true; }
   double predict(double bytes, double m, double s, const WanShape& wan) const override {
     return (m - 1) * hop(wan.local, s * bytes) + wan_hop(wan, m * bytes) + s * bytes / wan.local.reduce_bytes_per_s;
   }
@@ -218,9 +245,12 @@ class HierReduceScatter final : public HierAlgorithm {
     b.copy(work.at({0, total}), b.region(kSendBuffer, 0, total));
     ring_reduce_scatter(work, layout.my_members(), layout.my_index,
                         segmented(columns(layout, count), local_segment_elements(request)));
-    const RailBlocks wan = rail_blocks(request, network, layout);
+    const CounterpartExchange wan = counterpart_exchange(request, network, layout, rank);
     WindowedSends sends(b, wan.window);
-    direct_reduce_scatter(work, wan.peers, layout.my_site, wan.pieces, total, sends);
+    for (int s : other_sites(layout))
+      for (int other : wan.served[s])
+        for (const Span& span : wan.chunks(other, count)) sends.send(other, work.at(span));
+    direct_reduce_to(work, wan.peers, layout.my_site, layout.my_site, wan.chunks(rank, count), total, sends);
     const Region result = b.region(kRecvBuffer, 0, count);
     b.copy(result, work.at({static_cast<uint64_t>(rank) * count, count}));
     b.finish(result);

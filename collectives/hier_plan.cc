@@ -46,9 +46,7 @@ HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& ne
   const double r = plan.rails;
   const LinkCost& local = wan.local;
   // Extras fold in and get the result back: one whole-buffer message each way.
-  size_t largest = 0;
-  for (const auto& site : layout.members) largest = std::max(largest, site.size());
-  const double extras_per_rail = std::ceil((static_cast<double>(largest) - r) / r);
+  const double extras_per_rail = std::ceil((layout.largest_site() - r) / r);
   const double fold = extras_per_rail * 2 * (local.latency_s + bytes / local.bandwidth_bytes_per_s);
   const double ring = (r - 1) * (local.latency_s + bytes / r / local.bandwidth_bytes_per_s);
   const double fixed = fold + 2 * ring + bytes / local.reduce_bytes_per_s;
@@ -66,20 +64,11 @@ HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& ne
   return plan;
 }
 
-int alltoall_forwarder(const SiteLayout& layout, int site, int destination) {
-  int index = 0;
-  layout.locate(destination, &index);
-  const std::vector<int>& members = layout.members[site];
-  return members[static_cast<size_t>(index) % members.size()];
-}
-
 double predict_alltoall(const CollectiveRequest& request, const Network& network, AllToAllRouting routing) {
   const double bytes = static_cast<double>(request.bytes_per_block());
   const SiteLayout layout = SiteLayout::of(network, request.nranks, 0);
   const LinkCost local = network.spans_sites() ? wan_shape(network, layout).local : network.flat_cost();
-  size_t largest = 0;
-  for (const auto& site : layout.members) largest = std::max(largest, site.size());
-  const double k = static_cast<double>(largest), n = request.nranks;
+  const double k = layout.largest_site(), n = request.nranks;
   const double inside = (k - 1) * (local.latency_s + bytes / local.bandwidth_bytes_per_s);
   double wan = 0;
   for (int s = 0; s < layout.site_count(); ++s) {

@@ -43,10 +43,6 @@ HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& ne
 // How an AllToAll crosses the WAN: a flow per pair of ranks (pairwise), or
 // one stream per destination from a forwarder in each other site.
 enum class AllToAllRouting { kPairwise, kPerSitePair };
-// The rank of `site` that forwards that site's blocks for `destination`
-// (a rank of another site): the member at the destination's index in its
-// own site, modulo the size of `site`.
-int alltoall_forwarder(const SiteLayout& layout, int site, int destination);
 // What a flat exchange pays when it bursts more than a link's
 // bandwidth-delay product into it at once: the bottleneck queue drops and
 // TCP recovers, about one minimum retransmission timeout (Linux: 200 ms).

@@ -32,10 +32,10 @@ int SiteLayout::smallest_site() const {
   return static_cast<int>(smallest);
 }
 
-bool SiteLayout::equal_sites() const {
-  for (const auto& site : members)
-    if (site.size() != members.front().size()) return false;
-  return true;
+int SiteLayout::largest_site() const {
+  size_t largest = 0;
+  for (const auto& site : members) largest = std::max(largest, site.size());
+  return static_cast<int>(largest);
 }
 
 std::vector<int> SiteLayout::rail(int rail) const {
@@ -56,6 +56,12 @@ int SiteLayout::locate(int rank, int* index) const {
     return s;
   }
   return -1;
+}
+
+int SiteLayout::counterpart(int site, int rank) const {
+  int index = 0;
+  locate(rank, &index);
+  return members[site][static_cast<size_t>(index) % members[site].size()];
 }
 
 std::vector<int> SiteLayout::extras_of(int rail, int rails) const {

@@ -25,7 +25,7 @@ struct SiteLayout {
 
   int site_count() const { return static_cast<int>(members.size()); }
   int smallest_site() const;
-  bool equal_sites() const;
+  int largest_site() const;
   const std::vector<int>& my_members() const { return members[my_site]; }
   // Ranks of rail `rail` in every site, in site order.
   std::vector<int> rail(int rail) const;
@@ -33,6 +33,11 @@ struct SiteLayout {
   std::vector<int> my_rails(int rails) const;
   // The site of `rank` (and its index there in `*index`), or -1.
   int locate(int rank, int* index) const;
+  // The member of `site` that stands for `rank` (of any site) there: the
+  // one at rank's index in its own site, modulo the size of `site`. With
+  // equal sites, rank's rail in `site`; with unequal ones every member of a
+  // bigger site still has exactly one counterpart in each smaller site.
+  int counterpart(int site, int rank) const;
   // Members of my site at indices >= rails that fold into rail `rail`.
   std::vector<int> extras_of(int rail, int rails) const;
 };

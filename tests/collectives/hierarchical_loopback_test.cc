@@ -211,14 +211,14 @@ TEST(HierarchicalPlanner, AllToAllRoutesPerSitePairWhenPairwiseWouldBurstPastThe
   EXPECT_EQ(collectives::choose_algorithm(r, Network::uniform(), "").algorithm->name(), "pairwise");
 }
 
-TEST(HierarchicalAllToAll, ForwarderIsTheDestinationsIndexModuloTheSiteSize) {
+TEST(SiteLayoutTest, CounterpartIsTheRanksIndexModuloTheSiteSize) {
   const Network network = Network::with_sites({1, 0, 1, 1, 2, 2}, kWan);
   const auto layout = collectives::SiteLayout::of(network, 6, 0);
   // Sites in order: {1}, {0, 2, 3}, {4, 5}.
-  EXPECT_EQ(collectives::alltoall_forwarder(layout, 0, 3), 1);
-  EXPECT_EQ(collectives::alltoall_forwarder(layout, 1, 5), 2);
-  EXPECT_EQ(collectives::alltoall_forwarder(layout, 2, 3), 4);
-  EXPECT_EQ(collectives::alltoall_forwarder(layout, 2, 2), 5);
+  EXPECT_EQ(layout.counterpart(0, 3), 1);
+  EXPECT_EQ(layout.counterpart(1, 5), 2);
+  EXPECT_EQ(layout.counterpart(2, 3), 4);
+  EXPECT_EQ(layout.counterpart(2, 2), 5);
 }
 
 }  // namespace
