@@ -26,7 +26,7 @@ class HierAlgorithm : public Algorithm {
  protected:
   virtual double predict(double bytes, double members, double sites, const WanShape& wan) const = 0;
   static double hop(const LinkCost& link, double bytes) { return link.latency_s + bytes / link.bandwidth_bytes_per_s; }
-  static double wan_hop(const WanShape& wan, double bytes) { return wan.latency_s + bytes / wan.min_bandwidth; }
+  static double wan_hop(const WanShape& wan, double bytes) { return wan.crossing(bytes); }
 };
 
 // Root's site: the root hands shard l to rail l; rail l sends it to rail l

@@ -28,10 +28,9 @@ namespace {
 double wan_seconds(WanMethod method, double bytes, int sites, int rails, const WanShape& wan, double reduce_bps) {
   const double s = sites, per_site_share = bytes / s;
   switch (method) {
-    case WanMethod::kRing: return 2 * (s - 1) * (wan.latency_s + per_site_share / wan.min_bandwidth);
-    case WanMethod::kOneShot:
-      return wan.latency_s + bytes / wan.min_bandwidth + (s - 1) * bytes / rails / reduce_bps;
-    default: return 2 * (wan.latency_s + per_site_share / wan.min_bandwidth);
+    case WanMethod::kRing: return 2 * (s - 1) * wan.crossing(per_site_share);
+    case WanMethod::kOneShot: return wan.crossing(bytes) + (s - 1) * bytes / rails / reduce_bps;
+    default: return 2 * wan.crossing(per_site_share);
   }
 }
 

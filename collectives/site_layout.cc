@@ -78,6 +78,7 @@ WanShape wan_shape(const Network& network, const SiteLayout& layout) {
     for (int b = 0; b < layout.site_count(); ++b) {
       if (a == b) continue;
       const LinkCost& link = network.link(layout.members[a][0], layout.members[b][0]);
+      wan.site_pairs.push_back(link);
       wan.latency_s = std::max(wan.latency_s, link.latency_s);
       wan.min_bandwidth = wan.min_bandwidth == 0 ? link.bandwidth_bytes_per_s
                                                  : std::min(wan.min_bandwidth, link.bandwidth_bytes_per_s);
@@ -89,6 +90,13 @@ WanShape wan_shape(const Network& network, const SiteLayout& layout) {
       if (network.node_of(site[i]) != network.node_of(site[0])) wan.local = network.intra_site;
   if (wan.min_bandwidth == 0) wan.min_bandwidth = wan.local.bandwidth_bytes_per_s;
   return wan;
+}
+
+double WanShape::crossing(double bytes) const {
+  double slowest = site_pairs.empty() ? local.latency_s + bytes / local.bandwidth_bytes_per_s : 0;
+  for (const LinkCost& link : site_pairs)
+    slowest = std::max(slowest, link.latency_s + bytes / link.bandwidth_bytes_per_s);
+  return slowest;
 }
 
 WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows) {

@@ -47,6 +47,12 @@ struct WanShape {
   double latency_s = 0;       // highest one-way latency between two sites
   double min_bandwidth = 0;   // lowest site-pair bandwidth, bytes/s
   LinkCost local{};           // slowest link inside a site
+  std::vector<LinkCost> site_pairs;  // the link of every pair of sites
+
+  // Time for every site pair to carry `bytes` at once: the pair that takes
+  // longest, its own latency plus bytes over its own bandwidth (the longest
+  // link need not be the thinnest).
+  double crossing(double bytes) const;
 };
 WanShape wan_shape(const Network& network, const SiteLayout& layout);
 

@@ -192,6 +192,25 @@ TEST(HierarchicalPlanner, SmallMessagesCrossTheWanOnceLargeOnesMoveFewestBytes) 
   EXPECT_EQ(large.rails, 2);
 }
 
+// Setup C: the longest link (0-2, 50 ms) is not the thinnest (1-2,
+// 500 Mbit/s). Each method is costed on the pair it waits for longest, so
+// the switch from one crossing to two falls where it was measured (one-shot
+// faster at 1 MiB, direct at 4 MiB; docs/performance.md).
+TEST(HierarchicalPlanner, EachSitePairIsCostedOnItsOwnLink) {
+  Network network = Network::with_sites({0, 0, 1, 1, 2, 2}, kWan);
+  const LinkCost near{5e-3, 125e6, 4e9}, thin{15e-3, 62.5e6, 4e9}, far{25e-3, 125e6, 4e9};
+  network.site_links = {{}, near, far, near, {}, thin, far, thin, {}};
+  const auto layout = collectives::SiteLayout::of(network, 6, 0);
+  CollectiveRequest r;
+  r.nranks = 6;
+  r.count = (1 << 20) / 4;
+  EXPECT_EQ(collectives::plan_hier_allreduce(r, network, layout, collectives::WanMethod::kAuto).method,
+            collectives::WanMethod::kOneShot);
+  r.count = (4 << 20) / 4;
+  EXPECT_EQ(collectives::plan_hier_allreduce(r, network, layout, collectives::WanMethod::kAuto).method,
+            collectives::WanMethod::kDirect);
+}
+
 // Sent pairwise, 16 flows burst into the 20 ms x 1 Gbit/s link at once:
 // beyond its BDP (2.5 MB) that costs loss recovery, so the paced
 // per-site-pair routing wins; below it, pairwise skips the hand-off.
