@@ -9,9 +9,6 @@ namespace strata::collectives {
 // Default pipelining unit: big enough that per-message overhead is small next
 // to the copy, small enough that a ring's stages overlap.
 inline constexpr uint64_t kDefaultSegmentBytes = uint64_t{1} << 20;
-// Each pair of ranks exchanges at most this many messages per operation: the
-// message index has 18 bits in the wire tag (runtime/wire_tag.h).
-inline constexpr uint64_t kMaxMessagesPerPair = uint64_t{1} << 17;
 
 // Segments to cut a block of `bytes` into when an operation sends `stages`
 // blocks to the same peer.

@@ -69,6 +69,11 @@ void RankSchedule::finalize() {
     if (step.kind == StepKind::kSend) step.message_index = sends_to[step.peer]++;
     if (step.kind == StepKind::kRecv || step.kind == StepKind::kRecvReduce)
       step.message_index = recvs_from[step.peer]++;
+    if (is_transfer(step.kind) && step.message_index >= kMaxMessagesPerPair)
+      fail(ErrorCode::kInvalidArgument, {rank, step.peer, "schedule"},
+           "{} needs more than {} messages between rank {} and rank {} ({} bytes each): the pipelining chunk is "
+           "too small for the message size; raise STRATA_CHUNK",
+           collective_name(request.collective), kMaxMessagesPerPair, rank, step.peer, step.src.bytes + step.dst.bytes);
     if (step.kind == StepKind::kRecvReduce) {
       // Each recv_reduce gets its own landing area so that any number may be in
       // flight at once. Costs up to the payload size in host memory.

@@ -42,6 +42,21 @@ TEST(ScheduleTest, RejectsPeerOutOfRange) {
   EXPECT_THROW(b.take(), Error);
 }
 
+// The wire tag holds the message index in 18 bits: more messages between
+// one pair would alias tags, so the schedule is refused with an error that
+// names the ranks and the setting to change, instead of corrupting data.
+TEST(ScheduleTest, RejectsMoreMessagesPerPairThanTheTagHolds) {
+  ScheduleBuilder b(float_request(2, 1), 0);
+  for (uint64_t i = 0; i <= kMaxMessagesPerPair; ++i) b.send(1, b.send_region(0, 1));
+  try {
+    b.take();
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(error.what()).find("STRATA_CHUNK"), std::string::npos) << error.what();
+  }
+}
+
 TEST(ScheduleTest, BlockSplitCoversCountExactly) {
   for (uint64_t count : {0, 1, 7, 100}) {
     for (uint64_t parts : {1, 3, 8}) {
