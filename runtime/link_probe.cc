@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -33,8 +34,12 @@ enum Command : uint64_t { kPing = 1, kStop = 2, kBulk = 3 };
 // buffer, so only credits bound what is in flight). Small chunks give the
 // receiver many timestamps; the window follows the rate seen (4 x rate x RTT,
 // 64 MiB at most), because a fixed 8 MiB caps a 50 ms link at 1.3 Gbit/s.
+// At least 4 MiB: with a 1 MiB floor a 30 ms / 1 Gbit link whose receive
+// window was still opening reached 0.21-0.33 Gbit/s in 1 s instead of
+// 0.35-0.49. Before the first credit, and later whenever the rate seen is
+// low, the drain rules below cap it.
 constexpr size_t kChunkBytes = size_t{64} << 10;
-constexpr uint64_t kFirstWindow = (size_t{4} << 20) / kChunkBytes;  // chunks before the first credit shows a rate
+constexpr uint64_t kMinWindow = (size_t{4} << 20) / kChunkBytes;
 constexpr uint64_t kMaxWindow = (size_t{64} << 20) / kChunkBytes;
 constexpr int kPostedReceives = (size_t{16} << 20) / kChunkBytes;  // receiver: chunks it can take without re-posting
 constexpr int kPingSlots = 8;           // concurrent pings / echoes
@@ -44,13 +49,19 @@ constexpr size_t kMinRttSamples = 3;
 // rest: with 0.75 / 0.9 a loaded 2-core host overran a 1 s budget by 12%.
 constexpr double kStreamShare = 0.7;    // of the budget: no chunk starts after this (minus one RTT)
 constexpr double kDrainShare = 0.8;     // of the budget: what is in flight must have arrived by then
-constexpr double kRampBytesPerSecond = 5e6;  // 40 Mbit/s: the average of the slowest TCP start seen on a 50 ms testbed link
-constexpr double kFreeWindowShare = 0.5;  // of the budget: until then the first window ignores the drain rule
-// The delivery rate's bins are one RTT, but at least 20 ms (a receiver off
-// the CPU for a scheduler tick should not empty a whole bin), and its median
-// runs span at least 100 ms (5 bins on a 10 ms link, 3 on a 50 ms one).
-constexpr double kMinBinS = 0.02;
-constexpr double kMinRunS = 0.1;
+// The byte cap ends a stream only after this long: two hosts in one data
+// centre moved 64 MiB in 30 ms, where one receiver stall of 28 ms left too
+// little plateau to call the rate steady (1 run in 6).
+constexpr double kMinStreamS = 0.1;
+// A stream the drain rules held back for more than this share of it ran
+// below what the link could do: under CPU load a 30 ms / 1 Gbit link read a
+// steady 0.08 Gbit/s.
+constexpr double kHeldShare = 0.5;
+// 10 Mbit/s: one 64 KB segment per 50 ms round trip. On the testbed (MTU
+// 64000) a 50 ms link's receive window stayed at one segment for 670 ms
+// (a 1 MiB first flight took that long); with 40 Mbit/s assumed here, a
+// 2.3 MiB first flight took 666 ms and the probe overran its budget by 4%.
+constexpr double kRampBytesPerSecond = 1.25e6;
 
 uint64_t probe_tag(int sender, uint32_t index) {
   return WireTag{.comm_id = kProbeCommId, .point_to_point = true, .sequence = 0x1fff}.for_message(sender, index);
@@ -166,9 +177,12 @@ void LinkProbe::pinger_round_trips() {
   if (pongs_ == 0) return;
   const int pings = std::min(options_.pings, static_cast<int>(ping_sent_at_.size()) - 1);
   // RTT is what site clustering needs, so a link whose connection setup
-  // ate the RTT share still gets a few samples (up to half the budget).
-  const bool out_of_time = now_s > kRttShare * options_.budget_s &&
-                           (rtts_.size() >= kMinRttSamples || now_s > 0.5 * options_.budget_s);
+  // ate the RTT share still gets a few samples (up to half the budget), and
+  // at least one whatever the time: under load, connections took 400-510 ms
+  // to set up, and with no sample clustering failed the communicator.
+  const bool out_of_time =
+      now_s > kRttShare * options_.budget_s &&
+      (rtts_.size() >= kMinRttSamples || (now_s > 0.5 * options_.budget_s && !rtts_.empty()));
   if (pings_sent_ < pings && !out_of_time && seconds_since(ping_sent_at_[pings_sent_]) >= ping_gap_s_ &&
       send_ping(pings_sent_ + 1))
     ++pings_sent_;
@@ -192,7 +206,7 @@ void LinkProbe::start_bulk_or_stop(double now_s) {
   }
   bulk_ = true;
   credit_history_.push_back({now_s, 0});
-  post_recv(kAck, &ack_bandwidth_, sizeof ack_bandwidth_, ack_);
+  post_recv(kAck, ack_words_.data(), sizeof ack_words_, ack_);
 }
 
 // Pinger: stream chunks while stream_allows() says so, then tell the
@@ -211,6 +225,7 @@ void LinkProbe::pinger_bulk() {
       post_send(bulk_index(chunks_sent_++), chunk_.data(), chunk_.size(), slots_[i]);
       next = stream_allows();
     }
+    note_held(next == Stream::kHeld);
     if (next != Stream::kStop) return;
     end_stream();
   }
@@ -220,15 +235,33 @@ void LinkProbe::pinger_bulk() {
     credit_posted_ = false;
   }
   if (!pongs_back || !finished(ack_, peer_) || credited_ < chunks_sent_ || !sends_finished()) return;
-  if (ack_bandwidth_ > 0) result_.bandwidth_bytes_per_s = ack_bandwidth_, result_.bandwidth_measured = true;
+  // A rate that was still rising when the stream ended, or that the drain
+  // rules held back for most of the stream, is a lower bound: the distance
+  // model then falls back to the configured or assumed one.
+  const double rate = ack_words_[0];
+  const bool steady = ack_words_[1] != 0, held = held_s_ > kHeldShare * (stream_end_s_ - bulk_start_s_);
+  if (rate > 0) result_.bandwidth_bytes_per_s = rate, result_.bandwidth_measured = steady && !held;
   done_ = true;
-  log_result(fmt::format("{:.1f} MiB streamed, {:.2f} Gbit/s", static_cast<double>(chunks_sent_ * kChunkBytes) / (1 << 20),
-                         ack_bandwidth_ * 8 / 1e9).c_str());
+  const char* why = !steady ? " (still rising: a lower bound, not used)"
+                    : held  ? " (held back by the deadline: a lower bound, not used)"
+                            : "";
+  log_result(fmt::format("{:.1f} MiB streamed, {:.2f} Gbit/s{}, held back {:.0f} ms",
+                         static_cast<double>(chunks_sent_ * kChunkBytes) / (1 << 20), rate * 8 / 1e9, why, held_s_ * 1e3)
+                 .c_str());
+}
+
+// Adds up the time the drain rules (not the link) held the stream back.
+void LinkProbe::note_held(bool held) {
+  const double now_s = seconds_since(start_);
+  if (held_) held_s_ += now_s - held_at_s_;
+  held_ = held, held_at_s_ = now_s;
 }
 
 // The end message says how many chunks went and the RTT, which the responder
 // sizes its rate bins by.
 void LinkProbe::end_stream() {
+  note_held(false);
+  stream_end_s_ = seconds_since(start_);
   end_words_ = {chunks_sent_, static_cast<uint64_t>(rtt_estimate_s() * 1e6)};
   post_send(kEnd, end_words_.data(), sizeof end_words_, end_);
   end_sent_ = true;
@@ -268,36 +301,33 @@ double LinkProbe::recent_rate(double now_s) const {
   return static_cast<double>((credited_ - reference.second) * kChunkBytes) / span;
 }
 
-// Chunks in flight before the rate is known: kFirstWindow, but no more than
+// Chunks in flight before the rate is known: kMinWindow, but no more than
 // drains by the deadline at the slowest TCP ramp seen (a 50 ms link once
 // took 815 ms for a 4 MiB first window and the probe overran by 20%).
+// Afterwards the drain rule in stream_allows() bounds what is in flight.
 uint64_t LinkProbe::first_window(double now_s) const {
   const double left_s = kDrainShare * options_.budget_s - now_s - rtt_estimate_s();
   const double chunks = std::max(left_s, 0.0) * kRampBytesPerSecond / kChunkBytes;
-  return std::clamp<uint64_t>(static_cast<uint64_t>(chunks), 1, kFirstWindow);
+  return std::clamp<uint64_t>(static_cast<uint64_t>(chunks), 1, kMinWindow);
 }
 
-// Another chunk if the byte cap allows, the stream is before its end time,
-// the window allows, and what would then be in flight drains (at the rate
-// seen) with the ack back inside kDrainShare of the budget. kWait while
-// the window or the drain rule holds it back: credits may free it.
+// Another chunk if the byte cap (after kMinStreamS) allows, the stream is
+// before its end time, the window allows, and what would then be in flight
+// drains (at the rate seen) with the ack back inside kDrainShare of the
+// budget. kWindowFull or kHeld (the first-flight or drain rule) until
+// credits free it.
 LinkProbe::Stream LinkProbe::stream_allows() const {
   const double now_s = seconds_since(start_), rtt_s = rtt_estimate_s();
-  if (chunks_sent_ * kChunkBytes >= options_.bandwidth_bytes || now_s > kStreamShare * options_.budget_s - rtt_s)
-    return Stream::kStop;
+  const bool bytes_done = chunks_sent_ * kChunkBytes >= options_.bandwidth_bytes && now_s - bulk_start_s_ >= kMinStreamS;
+  if (bytes_done || now_s > kStreamShare * options_.budget_s - rtt_s) return Stream::kStop;
   const uint64_t in_flight = chunks_sent_ - credited_;
-  if (credited_ == 0) return in_flight < first_window(now_s) ? Stream::kSend : Stream::kWait;
+  if (credited_ == 0) return in_flight < first_window(now_s) ? Stream::kSend : Stream::kHeld;
   const double rate = recent_rate(now_s);
   const double bdp_chunks = 4 * rate * std::max(rtt_s, 1e-3) / kChunkBytes;
-  const uint64_t window = std::clamp(static_cast<uint64_t>(std::ceil(bdp_chunks)), kFirstWindow, kMaxWindow);
-  if (in_flight >= window) return Stream::kWait;
-  // The first window is allowed in the first half of the budget: early
-  // rates are TCP's ramp, and holding back on them kept a 50 ms link from
-  // ever leaving it. Later, a slow link could not drain 4 MiB in time
-  // (the probe overran its budget by 10-20% on the 50 ms / 500 Mbit link).
-  if (in_flight < first_window(now_s) && now_s < kFreeWindowShare * options_.budget_s) return Stream::kSend;
+  const uint64_t window = std::clamp(static_cast<uint64_t>(std::ceil(bdp_chunks)), kMinWindow, kMaxWindow);
+  if (in_flight >= window) return Stream::kWindowFull;
   const double drain_s = static_cast<double>((in_flight + 1) * kChunkBytes) / std::max(rate, 1.0);
-  return now_s + drain_s + rtt_s < kDrainShare * options_.budget_s ? Stream::kSend : Stream::kWait;
+  return now_s + drain_s + rtt_s < kDrainShare * options_.budget_s ? Stream::kSend : Stream::kHeld;
 }
 
 void LinkProbe::responder_control() {
@@ -349,10 +379,11 @@ void LinkProbe::responder_bulk() {
   if (credit_value_ < arrivals_s_.size()) return;  // the last credit goes before the ack
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slot_chunk_[i] >= 0) transport_.cancel(&slots_[i]), slots_[i].state = Completion::kDone, slot_chunk_[i] = -1;
-  ack_bandwidth_ = topology::delivery_rate(arrivals_s_, kChunkBytes, std::max(result_.rtt_s, kMinBinS), kMinRunS);
+  const topology::DeliveryRate rate = topology::stream_delivery_rate(arrivals_s_, kChunkBytes, result_.rtt_s);
+  ack_words_ = {rate.bytes_per_s, rate.steady ? 1.0 : 0.0};
   log_arrivals();
   reset(recv_);  // reuse: the ack send
-  transport_.post_send(peer_, probe_tag(me_, kAck), &ack_bandwidth_, sizeof ack_bandwidth_, &recv_);
+  transport_.post_send(peer_, probe_tag(me_, kAck), ack_words_.data(), sizeof ack_words_, &recv_);
   acked_ = true;
 }
 
@@ -365,8 +396,14 @@ void LinkProbe::log_arrivals() const {
   const size_t n = sorted.size(), step = std::max<size_t>(n / 10, 2);
   for (size_t i = 0; i + step < n; i += step)
     profile += fmt::format(" {:.0f}", step * kChunkBytes * 8 / 1e6 / std::max(sorted[i + step] - sorted[i], 1e-6));
-  log(LogLevel::kInfo, "probe {}<-{}: {} chunks from {:.0f} to {:.0f} ms; Mbit/s per tenth:{}; delivery rate {:.0f} Mbit/s",
-      me_, peer_, n, n ? sorted.front() * 1e3 : 0, n ? sorted.back() * 1e3 : 0, profile, ack_bandwidth_ * 8 / 1e6);
+  if (log_level() >= LogLevel::kTrace) {  // every arrival, to replay the estimator offline
+    std::vector<double> ms(sorted.size());
+    std::transform(sorted.begin(), sorted.end(), ms.begin(), [](double s) { return s * 1e3; });
+    log(LogLevel::kTrace, "probe {}<-{}: arrivals (ms): {:.3f}", me_, peer_, fmt::join(ms, " "));
+  }
+  log(LogLevel::kInfo, "probe {}<-{}: {} chunks from {:.0f} to {:.0f} ms; Mbit/s per tenth:{}; delivery rate {:.0f} Mbit/s{}",
+      me_, peer_, n, n ? sorted.front() * 1e3 : 0, n ? sorted.back() * 1e3 : 0, profile, ack_words_[0] * 8 / 1e6,
+      ack_words_[1] != 0 ? "" : " (still rising)");
 }
 
 }  // namespace strata::runtime

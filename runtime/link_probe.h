@@ -42,11 +42,12 @@ class LinkProbe {
   void start_bulk_or_stop(double now_s);
   void pinger_bulk();
   void end_stream();
+  void note_held(bool held);
   void take_credits();
   double rtt_estimate_s() const;
   double recent_rate(double now_s) const;
   uint64_t first_window(double now_s) const;
-  enum class Stream { kSend, kWait, kStop };
+  enum class Stream { kSend, kWindowFull, kHeld, kStop };
   Stream stream_allows() const;
   void log_result(const char* what) const;
 
@@ -82,7 +83,10 @@ class LinkProbe {
   std::deque<std::pair<double, uint64_t>> credit_history_;  // (seconds, chunks credited)
   uint64_t chunks_sent_ = 0, chunks_posted_ = 0, credited_ = 0, credit_value_ = 0;
   int64_t expected_chunks_ = -1;
-  double ack_bandwidth_ = 0, bulk_start_s_ = 0, first_pong_s_ = 0;
+  std::array<double, 2> ack_words_{};  // delivery rate (bytes/s), steady (1) or still rising (0)
+  double bulk_start_s_ = 0, first_pong_s_ = 0, stream_end_s_ = 0;
+  bool held_ = false;  // pinger: the drain rules hold the stream back since held_at_s_
+  double held_at_s_ = 0, held_s_ = 0;
   topology::LinkDistance result_;
 };
 
