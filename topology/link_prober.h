@@ -14,7 +14,10 @@ namespace strata::topology {
 struct ProbeOptions {
   double budget_s = 1.0;                    // STRATA_PROBE_MS; the whole probe, all peers
   int pings = 5;                            // RTT = median of this many small round trips (after one warm-up)
-  uint64_t bandwidth_bytes = uint64_t{64} << 20;  // at most this much bulk per pair (a stream, cut at the budget); 0 skips bandwidth
+  // Bulk per pair: the stream ends after this much (but lasts at least
+  // 100 ms, so a fast link is not timed over one scheduler hiccup) or at the
+  // budget; 0 skips bandwidth.
+  uint64_t bandwidth_bytes = uint64_t{64} << 20;
 };
 
 class LinkProber {

@@ -62,6 +62,13 @@ def main():
     check(topo["probe_seconds"] < 1.0, f"probe took {topo['probe_seconds'] * 1e3:.0f} ms (< 1000 ms budget)")
     link = topo["node_links"][0]
     check(link["rtt_measured"] and link["rtt_ms"] < 1.0, f"leader RTT measured: {link['rtt_ms']:.3f} ms")
+    if not link["bandwidth_measured"]:
+        # A stream that never settled (a rank off the CPU for most of its
+        # 100 ms on a busy 2-core host) is reported as not measured rather
+        # than guessed (docs/topology.md): once more.
+        print("   leader bandwidth not steady; running once more")
+        retry = parse(run())
+        link = retry["node_links"][0] if retry else link
     check(link["bandwidth_measured"] and link["gbps"] > 0, f"leader bandwidth measured: {link['gbps']:.2f} Gbit/s")
     check(topo["intra_site"]["rtt_measured"], "intra-site distance is the measured one")
 

@@ -5,9 +5,12 @@
     clustering finds the 3 sites the testbed made (one host each), and every
     measured site-pair RTT is within 10% of the configured one;
   * with STRATA_SITE (as `strata-sites run` exports it) the sites are the
-    configured ones by index.
-Measured bandwidths are printed with their error, not checked
-(docs/topology.md has the accuracy measured so far and why).
+    configured ones by index;
+  * a bandwidth the probe reports as measured is within 20% of the
+    configured rate. In the default 1 s budget the 30 and 50 ms links are
+    still opening their TCP windows when the stream ends, so the probe
+    reports them as not measured (docs/topology.md, Measured);
+  * with STRATA_PROBE_MS=3000 every link's bandwidth is measured, within 20%.
 Needs root; exits 77 otherwise. Always takes the testbed down.
 Usage: test_topology_sites.py STRATA_SITES STRATA_TOPO"""
 
@@ -49,7 +52,7 @@ def site_of_host(topo):
     return {h["host"]: i for i, s in enumerate(topo["sites"]) for h in s["hosts"]}
 
 
-def check_rtts(topo, label):
+def check_rtts(topo, label, need_bandwidth=False, check_rtt=True):
     where = site_of_host(topo)
     by_pair = {(l["a"], l["b"]): l for l in topo["site_links"]}
     names = [s["name"] for s in topo["sites"]]
@@ -60,13 +63,14 @@ def check_rtts(topo, label):
             check(False, f"{label}: site pair {a}-{b} present")
             continue
         ok = link["rtt_measured"] and abs(link["rtt_ms"] - rtt_ms) <= 0.1 * rtt_ms
-        check(ok, f"{label}: site{a}-site{b} RTT {link['rtt_ms']:.2f} ms vs {rtt_ms:.0f} ms configured (10%)")
+        if check_rtt:
+            check(ok, f"{label}: site{a}-site{b} RTT {link['rtt_ms']:.2f} ms vs {rtt_ms:.0f} ms configured (10%)")
         if link["bandwidth_measured"]:
             error = link["gbps"] / gbps - 1
-            print(f"     bandwidth {link['gbps']:.2f} Gbit/s measured vs {gbps} Gbit/s configured ({error:+.0%}"
-                  f"{', within 20%' if abs(error) <= 0.2 else ', NOT within 20%'})")
+            check(abs(error) <= 0.2, f"{label}: site{a}-site{b} bandwidth {link['gbps']:.2f} Gbit/s measured vs "
+                  f"{gbps} Gbit/s configured ({error:+.0%}, 20%)")
         else:
-            print(f"     bandwidth not measured ({gbps} Gbit/s configured)")
+            check(not need_bandwidth, f"{label}: site{a}-site{b} bandwidth not measured ({gbps} Gbit/s configured)")
 
 
 def test():
@@ -98,6 +102,14 @@ def test():
         where = site_of_host(topo)
         check(all(where[f"site{i}"] == i for i in range(3)), "STRATA_SITE=i puts host site<i> in site i")
         check_rtts(topo, "STRATA_SITE")
+
+    # The budget in which the probe measures every link of this testbed
+    # (docs/topology.md): the 50 ms link's receive window needs about 1.2 s.
+    topo = run_topo("env", "STRATA_PROBE_MS=3000")
+    check(topo is not None, "strata-topo ran with STRATA_PROBE_MS=3000")
+    if topo:
+        print("  ", topo["probe_note"])
+        check_rtts(topo, "3 s budget", need_bandwidth=True, check_rtt=False)  # RTT: checked above
 
 
 def main():
