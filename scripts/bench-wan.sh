@@ -100,8 +100,8 @@ bench_setup() {
     return $up_status
   fi
   "${sites[@]}" status --json > "$out/$setup.testbed.json"
-  run_job "strata-perf --algo $ALGOS --compare-mpi" "$out/$setup.perf.txt" \
-    "$build/bin/strata-perf" allreduce "${sweep[@]}" --out-of-place --algo "$ALGOS" --compare-mpi \
+  run_job "strata-perf --algo $ALGOS --interleave --compare-mpi" "$out/$setup.perf.txt" \
+    "$build/bin/strata-perf" allreduce "${sweep[@]}" --out-of-place --algo "$ALGOS" --interleave --compare-mpi \
     --json "$out/$setup.perf.json" || status=1
   run_job "strata-gloo-bench --algo $GLOO_ALGOS" "$out/$setup.gloo.txt" \
     "$build/bin/strata-gloo-bench" "${sweep[@]}" --algo "$GLOO_ALGOS" --iface wan0 \

@@ -79,14 +79,7 @@ int run_perf(const PerfOptions& options, int rank, int nranks) {
   const auto comm = runtime::Communicator::create(bootstrap, {"strata-perf"});
   Report report(options, comm->size(), comm->rank() == 0);
   report.print_header(rank_lines(rank, nranks));
-  bool first = true;
-  for (const std::string& algo : algorithm_passes(options.algo)) {
-    PerfOptions pass = options;
-    pass.algo = algo;
-    pass.compare_mpi = options.compare_mpi && first;  // Open MPI once is enough
-    first = false;
-    Sweep(*comm, pass).run(report);
-  }
+  Sweep(*comm, options, algorithm_passes(options.algo)).run(report);
   const uint64_t wrong = report.print_footer();
   report.write_json();
   return wrong == 0 ? 0 : 1;

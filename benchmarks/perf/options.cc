@@ -108,6 +108,9 @@ void add_flags(CLI::App& app, PerfOptions& o, RawFlags& raw) {
   app.add_option("--algo", o.algo, "Force this algorithm (as STRATA_ALGO would), or sweep a comma list in turn, e.g. auto,ring (auto: the planner's choice)");
   app.add_option("--json", o.json_path, "Also write the results as JSON to this file (rank 0)");
   app.add_flag("--explain", o.explain, "Print the planner's choice, predicted time and reason per size");
+  app.add_flag("--interleave", o.interleave,
+               "With an --algo list, measure every algorithm at one size before the next size (rows come "
+               "size by size), so none runs on connections another's larger messages warmed up");
   app.add_flag("--compare-mpi", o.compare_mpi,
                "Also time the equivalent Open MPI call on the same buffers and print it beside Strata");
   auto* oop = app.add_flag("--out-of-place", raw.only_out_of_place, "Run only the out-of-place variant");

@@ -37,6 +37,7 @@ struct PerfOptions {
   std::string json_path;
   bool explain = false;
   bool compare_mpi = false;
+  bool interleave = false;  // with an --algo list: every algorithm at a size before the next size
 };
 
 // Parses argv. Returns the options, or the exit code when the program should

@@ -10,14 +10,32 @@
 
 namespace strata::perf {
 
-Sweep::Sweep(runtime::Communicator& comm, const PerfOptions& options)
-    : comm_(comm), options_(options), send_buffer_(options.max_bytes), recv_buffer_(options.max_bytes) {}
+Sweep::Sweep(runtime::Communicator& comm, const PerfOptions& options, std::vector<std::string> algos)
+    : comm_(comm), options_(options), algos_(std::move(algos)), send_buffer_(options.max_bytes),
+      recv_buffer_(options.max_bytes) {}
 
 void Sweep::run(Report& report) {
+  const std::vector<Point> all = points();
+  auto measure_as = [&](size_t algo, const Point& point) {
+    algo_ = algos_[algo];
+    compare_mpi_ = options_.compare_mpi && algo == 0;
+    report.add(measure_point(point.request, point.op));
+  };
+  if (options_.interleave) {
+    for (const Point& point : all)
+      for (size_t algo = 0; algo < algos_.size(); ++algo) measure_as(algo, point);
+    return;
+  }
+  for (size_t algo = 0; algo < algos_.size(); ++algo)
+    for (const Point& point : all) measure_as(algo, point);
+}
+
+std::vector<Sweep::Point> Sweep::points() const {
   const Collective collective = options_.collective;
   const std::vector<OpChoice> no_reduction{OpChoice::kSum};
   const std::vector<OpChoice>& ops = collective_reduces(collective) ? options_.ops : no_reduction;
   const std::vector<uint64_t> sizes = sweep_sizes(options_);
+  std::vector<Point> out;
   for (DataType type : options_.types) {
     for (OpChoice op : ops) {
       for (int root : roots()) {
@@ -28,11 +46,12 @@ void Sweep::run(Report& report) {
           const auto request = request_for(collective, bytes, type, op, root, comm_.size());
           if (!request || request->count == last_count) continue;
           last_count = request->count;
-          report.add(measure_point(*request, op));
+          out.push_back({*request, op});
         }
       }
     }
   }
+  return out;
 }
 
 std::vector<int> Sweep::roots() const {
@@ -47,12 +66,12 @@ Row Sweep::measure_point(const CollectiveRequest& request, OpChoice op) {
   Row row;
   row.request = request;
   row.op = op;
-  row.requested_algo = options_.algo.empty() ? "auto" : options_.algo;
+  row.requested_algo = algo_.empty() ? "auto" : algo_;
   row.plan = plan(request);
   if (options_.out_of_place) row.out_of_place = measure_strata(request, false, row);
   if (options_.in_place && collective_has_in_place(request.collective))
     row.in_place = measure_strata(request, true, row);
-  if (options_.compare_mpi) row.mpi = measure_mpi(request, row);
+  if (compare_mpi_) row.mpi = measure_mpi(request, row);
   return row;
 }
 
@@ -145,13 +164,13 @@ Sweep::Call Sweep::strata_call(const CollectiveRequest& request, Placement place
       runtime::group_end();
     };
   }
-  const runtime::Operation operation{request, placement.send, placement.recv, options_.algo};
+  const runtime::Operation operation{request, placement.send, placement.recv, algo_};
   return [this, operation] { comm_.run(operation); };
 }
 
 runtime::PlanChoice Sweep::plan(const CollectiveRequest& request) {
   if (request.collective == Collective::kSend) return {"p2p", 0, "ring shift of grouped send/recv"};
-  const runtime::Operation operation{request, send_buffer_.data(), recv_buffer_.data(), options_.algo};
+  const runtime::Operation operation{request, send_buffer_.data(), recv_buffer_.data(), algo_};
   try {
     return comm_.plan(operation);
   } catch (const Error& error) {

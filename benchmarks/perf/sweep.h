@@ -19,14 +19,23 @@ namespace strata::perf {
 
 class Sweep {
  public:
-  Sweep(runtime::Communicator& comm, const PerfOptions& options);
+  // `algos`: the --algo passes ("" is the planner's choice).
+  Sweep(runtime::Communicator& comm, const PerfOptions& options, std::vector<std::string> algos);
 
   // Runs every point collectively (all ranks call it) and adds each row to
-  // `report`.
+  // `report`: each algorithm's whole sweep in turn, or with --interleave
+  // every algorithm at one point before the next point, so that none runs
+  // on connections that another's larger messages already opened up.
   void run(Report& report);
 
  private:
   using Call = std::function<void()>;
+  struct Point {
+    CollectiveRequest request;
+    OpChoice op;
+  };
+
+  std::vector<Point> points() const;
 
   Row measure_point(const CollectiveRequest& request, OpChoice op);
   std::optional<Measurement> measure_strata(const CollectiveRequest& request, bool in_place, Row& row);
@@ -42,6 +51,9 @@ class Sweep {
 
   runtime::Communicator& comm_;
   const PerfOptions& options_;
+  std::vector<std::string> algos_;
+  std::string algo_;          // the algorithm being measured
+  bool compare_mpi_ = false;  // for the first algorithm only: Open MPI once is enough
   // Every variant uses these two buffers, sized for the largest point, as
   // nccl-tests allocates once: the timed loops then measure no allocation.
   std::vector<std::byte> send_buffer_;
