@@ -79,7 +79,7 @@ void HierAllReduce::exchange_between_sites(WorkArea work, const SiteLayout& layo
   const uint64_t chunk = wan_chunk_elements(b.request(), pipelining);
   WindowedSends sends(b, pipelining.window);
   if (plan.method == WanMethod::kOneShot) {
-    const Block data = segmented({{shard}}, chunk)[0];
+    const Block data = segmented(shard, chunk);
     b.reserve_scratch(sites * shard.count);
     oneshot_all_reduce(work, peers, me, data, 0, sends);
     return;

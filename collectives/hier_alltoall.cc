@@ -122,7 +122,7 @@ class AllToAllSchedule {
 
   // A WAN stream cut into the chunks both of its ends agree on.
   Block chunks(uint64_t offset, uint64_t elements) const {
-    return segmented({Block{Span{offset, elements}}}, chunk_)[0];
+    return segmented(Span{offset, elements}, chunk_);
   }
 
   static bool consecutive(const std::vector<int>& ranks) {

@@ -61,7 +61,7 @@ class HierBroadcast final : public HierAlgorithm {
       return b.take();
     }
     const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
-    const Block wan_shard = segmented({shards[layout.my_index]}, wan_chunk_elements(request, pipelining))[0];
+    const Block wan_shard = segmented(shards[layout.my_index], wan_chunk_elements(request, pipelining));
     const std::vector<int> peers = layout.rail(layout.my_index);
     if (layout.my_site == root_site) {
       if (rank != request.root)
@@ -117,7 +117,7 @@ class HierReduce final : public HierAlgorithm {
     for (int extra : layout.extras_of(layout.my_index, rails)) b.recv_reduce(extra, work.at(all), work.at(all));
     ring_reduce_scatter(work, layout.my_rails(rails), layout.my_index, local);
     const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
-    const Block wan_shard = segmented({shards[layout.my_index]}, wan_chunk_elements(request, pipelining))[0];
+    const Block wan_shard = segmented(shards[layout.my_index], wan_chunk_elements(request, pipelining));
     WindowedSends sends(b, pipelining.window);
     if (layout.my_site == root_site) b.reserve_scratch(slots + layout.site_count() * shards[layout.my_index][0].count);
     direct_reduce_to(work, layout.rail(layout.my_index), layout.my_site, root_site, wan_shard, slots, sends);
@@ -165,7 +165,7 @@ struct CounterpartExchange {
   uint32_t window = 0;
 
   Block chunks(int rank, uint64_t count) const {
-    return segmented({Block{Span{static_cast<uint64_t>(rank) * count, count}}}, chunk)[0];
+    return segmented(Span{static_cast<uint64_t>(rank) * count, count}, chunk);
   }
 };
 

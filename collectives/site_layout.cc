@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "collectives/algorithms.h"
 #include "common/message_limits.h"
@@ -13,16 +14,15 @@ SiteLayout SiteLayout::of(const Network& network, int nranks, int rank) {
   std::map<int, std::vector<int>> by_site;
   for (int r = 0; r < nranks; ++r) by_site[network.site_of(r)].push_back(r);
   SiteLayout layout;
+  layout.place_of.resize(static_cast<size_t>(std::max(nranks, 0)));
   for (auto& [site, ranks] : by_site) {
     std::stable_sort(ranks.begin(), ranks.end(),
                      [&](int a, int b) { return network.node_of(a) < network.node_of(b); });
-    for (size_t i = 0; i < ranks.size(); ++i) {
-      if (ranks[i] != rank) continue;
-      layout.my_site = static_cast<int>(layout.members.size());
-      layout.my_index = static_cast<int>(i);
-    }
+    for (size_t i = 0; i < ranks.size(); ++i)
+      layout.place_of[ranks[i]] = {static_cast<int>(layout.members.size()), static_cast<int>(i)};
     layout.members.push_back(std::move(ranks));
   }
+  if (rank >= 0 && rank < nranks) std::tie(layout.my_site, layout.my_index) = layout.place_of[rank];
   return layout;
 }
 
@@ -49,13 +49,9 @@ std::vector<int> SiteLayout::my_rails(int rails) const {
 }
 
 int SiteLayout::locate(int rank, int* index) const {
-  for (int s = 0; s < site_count(); ++s) {
-    const auto it = std::find(members[s].begin(), members[s].end(), rank);
-    if (it == members[s].end()) continue;
-    *index = static_cast<int>(it - members[s].begin());
-    return s;
-  }
-  return -1;
+  if (rank < 0 || static_cast<size_t>(rank) >= place_of.size()) return -1;
+  *index = place_of[rank].second;
+  return place_of[rank].first;
 }
 
 int SiteLayout::counterpart(int site, int rank) const {

@@ -7,6 +7,7 @@
 // and get the result back from it at the end.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include <cstdint>
@@ -20,6 +21,7 @@ struct SiteLayout {
   std::vector<std::vector<int>> members;  // per non-empty site, in site order
   int my_site = 0;
   int my_index = 0;  // position of this rank in members[my_site]
+  std::vector<std::pair<int, int>> place_of;  // per rank: (site, index in members[site])
 
   static SiteLayout of(const Network& network, int nranks, int rank);
 

@@ -39,6 +39,8 @@ std::vector<Block> segmented(const std::vector<Block>& blocks, uint64_t segment)
   return out;
 }
 
+Block segmented(const Block& block, uint64_t segment) { return segmented(std::vector<Block>{block}, segment)[0]; }
+
 StepId WindowedSends::send(int peer, Region src) {
   const StepId id = builder_.send(peer, src);
   std::vector<StepId>& sent = sent_[peer];

@@ -26,6 +26,9 @@ std::vector<Block> rank_blocks(const std::vector<int>& ranks, uint64_t count);
 std::vector<Block> split_blocks(uint64_t offset, uint64_t count, uint64_t parts);
 // The same blocks with every span cut into segments of at most `segment` elements.
 std::vector<Block> segmented(const std::vector<Block>& blocks, uint64_t segment);
+// One block (or one span) cut the same way.
+Block segmented(const Block& block, uint64_t segment);
+inline Block segmented(Span span, uint64_t segment) { return segmented(Block{span}, segment); }
 
 // Sends with at most `window` messages in flight per peer (0: no limit):
 // the k-th send to a peer waits for the (k - window)-th to complete.
