@@ -61,10 +61,10 @@ RankSchedule HierAllReduce::build(const CollectiveRequest& request, const Networ
   const std::vector<int> site_rails = layout.my_rails(rails);
   const std::vector<Block> shards = split_blocks(0, request.count, rails);
   const std::vector<Block> local_blocks = segmented(shards, local_segment_elements(request));
-  ring_reduce_scatter(work, site_rails, layout.my_index, local_blocks);
+  site_reduce_scatter(work, network, site_rails, layout.my_index, local_blocks);
   const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
   exchange_between_sites(work, layout, plan, shards[layout.my_index][0], pipelining);
-  ring_all_gather(work, site_rails, layout.my_index, local_blocks);
+  site_all_gather(work, network, site_rails, layout.my_index, local_blocks);
 
   for (int extra : extras) b.send(extra, work.at(all));
   b.finish(work.at(all));

@@ -73,7 +73,7 @@ class HierBroadcast final : public HierAlgorithm {
     } else {
       for (const Span& span : wan_shard) b.recv(peers[root_site], work.at(span));
     }
-    ring_all_gather(work, layout.my_rails(rails), layout.my_index, local);
+    site_all_gather(work, network, layout.my_rails(rails), layout.my_index, local);
     for (int extra : layout.extras_of(layout.my_index, rails))
       if (extra != request.root) b.send(extra, work.at(all));
     return b.take();
@@ -115,7 +115,7 @@ class HierReduce final : public HierAlgorithm {
       return b.take();
     }
     for (int extra : layout.extras_of(layout.my_index, rails)) b.recv_reduce(extra, work.at(all), work.at(all));
-    ring_reduce_scatter(work, layout.my_rails(rails), layout.my_index, local);
+    site_reduce_scatter(work, network, layout.my_rails(rails), layout.my_index, local);
     const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
     const Block wan_shard = segmented(shards[layout.my_index], wan_chunk_elements(request, pipelining));
     WindowedSends sends(b, pipelining.window);
@@ -218,7 +218,7 @@ class HierAllGather final : public HierAlgorithm {
     for (int s : other_sites(layout))
       for (int other : wan.served[s])
         for (const Span& span : wan.chunks(other, count)) b.recv(other, work.at(span));
-    ring_all_gather(work, layout.my_members(), layout.my_index,
+    site_all_gather(work, network, layout.my_members(), layout.my_index,
                     segmented(columns(layout, count), local_segment_elements(request)));
     return b.take();
   }
@@ -243,7 +243,7 @@ class HierReduceScatter final : public HierAlgorithm {
     const WorkArea work{b, kScratchBuffer};  // the send buffer is the caller's: reduce in a copy
     b.reserve_scratch(total + layout.site_count() * count);
     b.copy(work.at({0, total}), b.region(kSendBuffer, 0, total));
-    ring_reduce_scatter(work, layout.my_members(), layout.my_index,
+    site_reduce_scatter(work, network, layout.my_members(), layout.my_index,
                         segmented(columns(layout, count), local_segment_elements(request)));
     const CounterpartExchange wan = counterpart_exchange(request, network, layout, rank);
     WindowedSends sends(b, wan.window);

@@ -34,7 +34,30 @@ double wan_seconds(WanMethod method, double bytes, int sites, int rails, const W
   }
 }
 
+double ring_seconds(int members, const LinkCost& link, double bytes) {
+  return (members - 1) * (link.latency_s + bytes / members / link.bandwidth_bytes_per_s);
+}
+
 }  // namespace
+
+double site_ring_seconds(const Network& network, const SiteLayout& layout, int rails, double bytes) {
+  double slowest = 0;
+  for (const auto& site : layout.members) {
+    const std::vector<int> site_rails(site.begin(), site.begin() + std::min<size_t>(rails, site.size()));
+    const NodeGrid grid = node_grid(network, site_rails);
+    double seconds = 0;
+    if (grid.two_level()) {
+      seconds = ring_seconds(grid.per_node, network.intra_node, bytes) +
+                ring_seconds(grid.nodes, network.intra_site, bytes / grid.per_node);
+    } else {
+      const bool one_node = network.node_of(site_rails.front()) == network.node_of(site_rails.back());
+      seconds = ring_seconds(static_cast<int>(site_rails.size()), one_node ? network.intra_node : network.intra_site,
+                             bytes);
+    }
+    slowest = std::max(slowest, seconds);
+  }
+  return slowest;
+}
 
 HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
                              WanMethod method) {
@@ -47,8 +70,8 @@ HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& ne
   // Extras fold in and get the result back: one whole-buffer message each way.
   const double extras_per_rail = std::ceil((layout.largest_site() - r) / r);
   const double fold = extras_per_rail * 2 * (local.latency_s + bytes / local.bandwidth_bytes_per_s);
-  const double ring = (r - 1) * (local.latency_s + bytes / r / local.bandwidth_bytes_per_s);
-  const double fixed = fold + 2 * ring + bytes / local.reduce_bytes_per_s;
+  const double fixed = fold + 2 * site_ring_seconds(network, layout, plan.rails, bytes) +
+                       bytes / local.reduce_bytes_per_s;
   if (method != WanMethod::kAuto) {
     plan.method = method;
     plan.seconds = fixed + wan_seconds(method, bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);

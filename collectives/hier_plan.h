@@ -34,6 +34,11 @@ struct HierPlan {
 // site, fewer when the data is small or the flows would exceed the cap.
 int choose_rails(const SiteLayout& layout, uint64_t bytes, uint64_t count);
 
+// Predicted time of one ring phase (reduce-scatter or all-gather of
+// `bytes`) over the first `rails` members of every site, node level first
+// where site_reduce_scatter() does so: the slowest site's.
+double site_ring_seconds(const Network& network, const SiteLayout& layout, int rails, double bytes);
+
 // Predicted time of an AllReduce-shaped exchange (intra-site reduce-scatter,
 // inter-site allreduce of each rail's shard, intra-site all-gather), and the
 // method when `method` is kAuto.

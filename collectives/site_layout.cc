@@ -68,6 +68,18 @@ std::vector<int> SiteLayout::extras_of(int rail, int rails) const {
   return extras;
 }
 
+NodeGrid node_grid(const Network& network, const std::vector<int>& members) {
+  std::vector<int> run_lengths;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i == 0 || network.node_of(members[i]) != network.node_of(members[i - 1])) run_lengths.push_back(0);
+    ++run_lengths.back();
+  }
+  const bool even = !run_lengths.empty() && std::all_of(run_lengths.begin(), run_lengths.end(),
+                                                        [&](int length) { return length == run_lengths[0]; });
+  if (!even) return {1, static_cast<int>(members.size())};
+  return {static_cast<int>(run_lengths.size()), run_lengths[0]};
+}
+
 WanShape wan_shape(const Network& network, const SiteLayout& layout) {
   WanShape wan;
   for (int a = 0; a < layout.site_count(); ++a) {

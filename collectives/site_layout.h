@@ -44,6 +44,19 @@ struct SiteLayout {
   std::vector<int> extras_of(int rail, int rails) const;
 };
 
+// How the members of one site (ordered by node, as SiteLayout orders them)
+// fill their nodes: `nodes` nodes of `per_node` members each when every node
+// holds the same number, otherwise one level of members.size(). Member
+// q * per_node + j is the j-th member on node q.
+struct NodeGrid {
+  int nodes = 1;
+  int per_node = 1;
+  // Worth a node-level phase before the site-level one: several nodes, each
+  // with several members.
+  bool two_level() const { return nodes > 1 && per_node > 1; }
+};
+NodeGrid node_grid(const Network& network, const std::vector<int>& members);
+
 // Inter-site link figures a hierarchical algorithm sizes itself on.
 struct WanShape {
   double latency_s = 0;       // highest one-way latency between two sites

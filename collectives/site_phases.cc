@@ -126,6 +126,65 @@ void ring_all_gather(WorkArea work, const std::vector<int>& members, int me, con
   }
 }
 
+namespace {
+
+// The two rings of a two-level site phase, seen from member `me`.
+struct GridRings {
+  std::vector<int> node_mates;       // members on my node, in order
+  std::vector<Block> node_blocks;    // per node-mate j: blocks of position j on every node
+  std::vector<int> same_position;    // the member at my position on every node
+  std::vector<Block> position_blocks;
+  int my_node = 0, my_position = 0;
+};
+
+GridRings grid_rings(const NodeGrid& grid, const std::vector<int>& members, int me, const std::vector<Block>& blocks) {
+  const int k = grid.per_node;
+  GridRings rings;
+  rings.my_node = me / k;
+  rings.my_position = me % k;
+  rings.node_blocks.resize(static_cast<size_t>(k));
+  for (int q = 0; q < grid.nodes; ++q) {
+    const int at_my_position = q * k + rings.my_position;
+    rings.same_position.push_back(members[at_my_position]);
+    rings.position_blocks.push_back(blocks[at_my_position]);
+    for (int j = 0; j < k; ++j) {
+      const Block& block = blocks[q * k + j];
+      rings.node_blocks[j].insert(rings.node_blocks[j].end(), block.begin(), block.end());
+    }
+  }
+  for (int j = 0; j < k; ++j) rings.node_mates.push_back(members[rings.my_node * k + j]);
+  return rings;
+}
+
+}  // namespace
+
+namespace {
+
+// The reduce-scatter runs the node ring, then the position ring; the
+// all-gather the same rings in the opposite order.
+void site_rings(WorkArea work, const Network& network, const std::vector<int>& members, int me,
+                const std::vector<Block>& blocks, bool reduce) {
+  const auto ring = reduce ? ring_reduce_scatter : ring_all_gather;
+  const NodeGrid grid = node_grid(network, members);
+  if (!grid.two_level()) return ring(work, members, me, blocks, nullptr);
+  const GridRings rings = grid_rings(grid, members, me, blocks);
+  if (reduce) ring(work, rings.node_mates, rings.my_position, rings.node_blocks, nullptr);
+  ring(work, rings.same_position, rings.my_node, rings.position_blocks, nullptr);
+  if (!reduce) ring(work, rings.node_mates, rings.my_position, rings.node_blocks, nullptr);
+}
+
+}  // namespace
+
+void site_reduce_scatter(WorkArea work, const Network& network, const std::vector<int>& members, int me,
+                         const std::vector<Block>& blocks) {
+  site_rings(work, network, members, me, blocks, true);
+}
+
+void site_all_gather(WorkArea work, const Network& network, const std::vector<int>& members, int me,
+                     const std::vector<Block>& blocks) {
+  site_rings(work, network, members, me, blocks, false);
+}
+
 void direct_reduce_scatter(WorkArea work, const std::vector<int>& peers, int me, const std::vector<Block>& pieces,
                            uint64_t scratch_offset, WindowedSends& sends) {
   const int s = static_cast<int>(peers.size());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "collectives/dataflow.h"
+#include "collectives/site_layout.h"
 
 namespace strata::collectives {
 
@@ -56,6 +57,20 @@ void ring_reduce_scatter(WorkArea work, const std::vector<int>& members, int me,
 // Ring all-gather: member i starts with blocks[i]; afterwards everyone has all.
 void ring_all_gather(WorkArea work, const std::vector<int>& members, int me, const std::vector<Block>& blocks,
                      WindowedSends* sends = nullptr);
+
+// Reduce-scatter among the members of one site (this rank is members[me],
+// member i ends with the reduction of blocks[i]), node level first: when
+// node_grid() finds several nodes of several members each, a ring inside
+// each node over every node-mate's blocks (the fast links carry all the
+// data), then a ring over the members with the same position on every node
+// (the site network carries 1/per_node of it per member, every member's NIC
+// at once). (per_node - 1) + (nodes - 1) steps instead of members - 1.
+// Otherwise one ring over all members.
+void site_reduce_scatter(WorkArea work, const Network& network, const std::vector<int>& members, int me,
+                         const std::vector<Block>& blocks);
+// The matching all-gather: site level first, then inside each node.
+void site_all_gather(WorkArea work, const Network& network, const std::vector<int>& members, int me,
+                     const std::vector<Block>& blocks);
 
 // Direct reduce-scatter among `peers` (one per site): every peer sends
 // pieces[j] to peer j at once, and peer j reduces what it receives in site

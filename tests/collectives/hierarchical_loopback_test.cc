@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 
 #include "collectives/algorithm.h"
 #include "collectives/hier_plan.h"
@@ -26,6 +27,13 @@ const LinkCost kWan{10e-3, 125e6, 4e9};  // 20 ms RTT, 1 Gbit/s
 struct Shape {
   const char* name;
   std::vector<int> site_of_rank;
+  std::vector<int> node_of_rank = {};  // empty: every rank its own node
+
+  Network network() const {
+    Network network = Network::with_sites(site_of_rank, kWan);
+    if (!node_of_rank.empty()) network.node_of_rank = node_of_rank;
+    return network;
+  }
 };
 
 const Shape kShapes[] = {
@@ -38,6 +46,12 @@ const Shape kShapes[] = {
     {"1_3_2_unequal", {1, 0, 1, 1, 2, 2}},
     {"5x1", {0, 1, 2, 3, 4}},
     {"2_4_1_unequal", {0, 0, 1, 1, 1, 1, 2}},
+    // Sites of several nodes with several ranks each: node level first.
+    {"2x2x2_nodes", {0, 0, 0, 0, 1, 1, 1, 1}, {0, 0, 1, 1, 2, 2, 3, 3}},
+    {"2x3x2_nodes_interleaved", {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1}, {0, 3, 0, 3, 1, 4, 1, 4, 2, 5, 2, 5}},
+    {"3x2x2_nodes", {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2}, {0, 1, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5}},
+    // Uneven nodes (3 + 1) in one site, two nodes of two in the other.
+    {"2x4_uneven_nodes", {0, 0, 0, 0, 1, 1, 1, 1}, {0, 0, 0, 1, 2, 2, 3, 3}},
 };
 
 using Param = std::tuple<const Algorithm*, int>;
@@ -46,7 +60,7 @@ class HierarchicalLoopbackTest : public ::testing::TestWithParam<Param> {
  protected:
   const Algorithm& algorithm() const { return *std::get<0>(GetParam()); }
   const Shape& shape() const { return kShapes[std::get<1>(GetParam())]; }
-  Network network() const { return Network::with_sites(shape().site_of_rank, kWan); }
+  Network network() const { return shape().network(); }
   CollectiveRequest request(uint64_t count, DataType type) const {
     CollectiveRequest request;
     request.collective = algorithm().collective();
@@ -126,7 +140,7 @@ std::vector<Param> hierarchical_params() {
       probe.collective = algorithm->collective();
       probe.nranks = static_cast<int>(kShapes[shape].site_of_rank.size());
       probe.count = 1;
-      if (!algorithm->unsupported_on(probe, Network::with_sites(kShapes[shape].site_of_rank, kWan)))
+      if (!algorithm->unsupported_on(probe, kShapes[shape].network()))
         params.emplace_back(algorithm, shape);
     }
   }
@@ -162,6 +176,65 @@ TEST(HierarchicalAllReduce, EveryRankGetsIdenticalBits) {
       EXPECT_EQ(std::memcmp(result.outputs[0].data(), result.outputs[rank].data(), r.count * sizeof(float)), 0)
           << name << ": rank " << rank << " differs from rank 0";
   }
+}
+
+// Two sites of two nodes with two ranks each: inside a site the node-mates
+// reduce first, so every member (not just the one at the node boundary, as a
+// single ring over the site would have it) carries an equal share across the
+// site network, and each talks to two site peers only.
+TEST(HierarchicalSitePhases, NodeLevelFirstSpreadsTheSiteNetworkOverEveryMember) {
+  const Shape shape{"2x2x2", {0, 0, 0, 0, 1, 1, 1, 1}, {0, 0, 1, 1, 2, 2, 3, 3}};
+  const Network network = shape.network();
+  const Algorithm* algorithm = collectives::find_algorithm(Collective::kAllReduce, "hier_direct");
+  ASSERT_NE(algorithm, nullptr);
+  CollectiveRequest r;
+  r.nranks = 8;
+  r.count = 1 << 20;
+  const uint64_t bytes = r.count * sizeof(float);
+  for (int rank = 0; rank < 4; ++rank) {
+    const collectives::RankSchedule schedule = algorithm->build(r, network, rank);
+    uint64_t across_nodes = 0;
+    std::set<int> site_peers;
+    for (const collectives::Step& step : schedule.steps) {
+      if (step.kind != collectives::StepKind::kSend || network.site_of(step.peer) != 0) continue;
+      site_peers.insert(step.peer);
+      if (network.node_of(step.peer) != network.node_of(rank)) across_nodes += step.src.bytes;
+    }
+    // Across nodes, the reduce-scatter and the all-gather each move one
+    // quarter of the data: the shard of the member at this position on the
+    // other node. A ring over the site would move 3/4 each way, all of it
+    // through one member per node.
+    EXPECT_EQ(across_nodes, 2 * bytes / 4) << "rank " << rank;
+    EXPECT_EQ(site_peers.size(), 2u) << "rank " << rank;
+  }
+}
+
+TEST(HierarchicalSitePhases, NodeGridNeedsEqualNodes) {
+  Network network = Network::with_sites({0, 0, 0, 0, 0, 0}, kWan);
+  network.node_of_rank = {0, 0, 0, 1, 1, 1};
+  const auto grid = collectives::node_grid(network, {0, 1, 2, 3, 4, 5});
+  EXPECT_EQ(grid.nodes, 2);
+  EXPECT_EQ(grid.per_node, 3);
+  EXPECT_TRUE(grid.two_level());
+  EXPECT_FALSE(collectives::node_grid(network, {0, 1, 2, 3}).two_level());  // 3 + 1
+  EXPECT_FALSE(collectives::node_grid(network, {0, 1, 2}).two_level());     // one node
+  network.node_of_rank = {0, 1, 2, 3, 4, 5};
+  EXPECT_FALSE(collectives::node_grid(network, {0, 1, 2, 3, 4, 5}).two_level());  // one rank per node
+}
+
+// The planner prices a site phase as it runs: with a fast node and a slower
+// site network, two levels cost less than one ring across the site.
+TEST(HierarchicalSitePhases, PlannerPricesTheNodeLevel) {
+  Network network = Network::with_sites({0, 0, 0, 0, 1, 1, 1, 1}, kWan);
+  network.intra_node = {1e-6, 20e9, 8e9};
+  network.intra_site = {20e-6, 1.25e9, 8e9};
+  network.node_of_rank = {0, 0, 1, 1, 2, 2, 3, 3};
+  const double bytes = 64 << 20;
+  const double two_level = collectives::site_ring_seconds(network, collectives::SiteLayout::of(network, 8, 0), 4, bytes);
+  EXPECT_NEAR(two_level, (1e-6 + bytes / 2 / 20e9) + (20e-6 + bytes / 4 / 1.25e9), 1e-9);
+  network.node_of_rank = {0, 0, 0, 1, 2, 2, 2, 3};
+  const double one_ring = collectives::site_ring_seconds(network, collectives::SiteLayout::of(network, 8, 0), 4, bytes);
+  EXPECT_NEAR(one_ring, 3 * (20e-6 + bytes / 4 / 1.25e9), 1e-9);
 }
 
 TEST(HierarchicalPlanner, AcrossSitesHierBeatsFlatAndOneSiteHasNoHier) {

@@ -99,20 +99,22 @@ struct Group {
   const char* name;
   std::vector<int> site_of_rank;  // empty: one site of `ranks`
   int ranks;
+  std::vector<int> node_of_rank = {};  // empty: every rank its own node
 };
 
 const Group kGroups[] = {
     {"flat1", {}, 1},         {"flat2", {}, 2},           {"flat3", {}, 3},
     {"flat5", {}, 5},         {"2x2", {0, 0, 1, 1}, 4},   {"interleaved", {0, 1, 0, 1, 0}, 5},
     {"3_2_1", {0, 0, 0, 1, 1, 2}, 6},
+    {"2x2x2_nodes", {0, 1, 0, 1, 0, 1, 0, 1}, 8, {0, 2, 1, 3, 0, 2, 1, 3}},
 };
 
 TEST(ScheduleRaceTest, EveryStepPairTouchingTheSameBytesIsOrdered) {
   const LinkCost wan{10e-3, 125e6, 4e9};
   int checked = 0;
   for (const Group& group : kGroups) {
-    const Network network =
-        group.site_of_rank.empty() ? Network::uniform() : Network::with_sites(group.site_of_rank, wan);
+    Network network = group.site_of_rank.empty() ? Network::uniform() : Network::with_sites(group.site_of_rank, wan);
+    if (!group.node_of_rank.empty()) network.node_of_rank = group.node_of_rank;
     for (const Algorithm* algorithm : all_algorithms()) {
       for (uint64_t count : {1, 37, 1001}) {
         for (bool in_place : {false, true}) {
