@@ -62,7 +62,7 @@ RankSchedule HierAllReduce::build(const CollectiveRequest& request, const Networ
   const std::vector<Block> shards = split_blocks(0, request.count, rails);
   const std::vector<Block> local_blocks = segmented(shards, local_segment_elements(request));
   site_reduce_scatter(work, network, site_rails, layout.my_index, local_blocks);
-  const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
+  const WanPipelining pipelining = wan_pipelining(request, network, layout, rails);
   exchange_between_sites(work, layout, plan, shards[layout.my_index][0], pipelining);
   site_all_gather(work, network, site_rails, layout.my_index, local_blocks);
 
@@ -77,7 +77,7 @@ void HierAllReduce::exchange_between_sites(WorkArea work, const SiteLayout& layo
   const std::vector<int> peers = layout.rail(layout.my_index);
   const int sites = layout.site_count(), me = layout.my_site;
   const uint64_t chunk = wan_chunk_elements(b.request(), pipelining);
-  WindowedSends sends(b, pipelining.window);
+  WindowedSends sends(b, pipelining, layout);
   if (plan.method == WanMethod::kOneShot) {
     const Block data = segmented(shard, chunk);
     b.reserve_scratch(sites * shard.count);

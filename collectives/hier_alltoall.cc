@@ -35,16 +35,15 @@ class AllToAllSchedule {
   AllToAllSchedule(const CollectiveRequest& request, const Network& network, int rank)
       : b_(request, rank), layout_(SiteLayout::of(network, request.nranks, rank)), count_(request.count),
         rank_(rank), in_place_(request.in_place) {
-    const WanShape wan = wan_shape(network, layout_);
     // Both ends of a stream must cut it alike: size the chunks on the
     // biggest site's flow count, which every rank computes the same.
-    pipelining_ = wan_pipelining(request, wan, request.nranks - layout_.largest_site());
+    pipelining_ = wan_pipelining(request, network, layout_, request.nranks - layout_.largest_site());
     chunk_ = wan_chunk_elements(request, pipelining_);
   }
 
   RankSchedule build() {
     if (count_ == 0) return b_.take();
-    WindowedSends wan_sends(b_, pipelining_.window);
+    WindowedSends wan_sends(b_, pipelining_, layout_);
     if (!in_place_) b_.copy(recv_block(rank_), send_block(rank_));
     exchange_inside_site();
     for (int t = 0; t < layout_.site_count(); ++t)

@@ -60,13 +60,13 @@ class HierBroadcast final : public HierAlgorithm {
       if (rank != request.root) b.recv(layout.my_members()[layout.my_index % rails], work.at(all));
       return b.take();
     }
-    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
+    const WanPipelining pipelining = wan_pipelining(request, network, layout, rails);
     const Block wan_shard = segmented(shards[layout.my_index], wan_chunk_elements(request, pipelining));
     const std::vector<int> peers = layout.rail(layout.my_index);
     if (layout.my_site == root_site) {
       if (rank != request.root)
         for (const Span& span : local[layout.my_index]) b.recv(request.root, work.at(span));
-      WindowedSends sends(b, pipelining.window);
+      WindowedSends sends(b, pipelining, layout);
       for (int s = 0; s < layout.site_count(); ++s)
         if (s != root_site)
           for (const Span& span : wan_shard) sends.send(peers[s], work.at(span));
@@ -116,9 +116,9 @@ class HierReduce final : public HierAlgorithm {
     }
     for (int extra : layout.extras_of(layout.my_index, rails)) b.recv_reduce(extra, work.at(all), work.at(all));
     site_reduce_scatter(work, network, layout.my_rails(rails), layout.my_index, local);
-    const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), rails);
+    const WanPipelining pipelining = wan_pipelining(request, network, layout, rails);
     const Block wan_shard = segmented(shards[layout.my_index], wan_chunk_elements(request, pipelining));
-    WindowedSends sends(b, pipelining.window);
+    WindowedSends sends(b, pipelining, layout);
     if (layout.my_site == root_site) b.reserve_scratch(slots + layout.site_count() * shards[layout.my_index][0].count);
     direct_reduce_to(work, layout.rail(layout.my_index), layout.my_site, root_site, wan_shard, slots, sends);
     if (layout.my_site == root_site && !is_root)
@@ -162,7 +162,7 @@ struct CounterpartExchange {
   std::vector<int> peers;               // per site: my counterpart there (me in my site)
   std::vector<std::vector<int>> served;  // per site: its ranks whose counterpart here I am
   uint64_t chunk = 1;                   // WAN chunk, elements
-  uint32_t window = 0;
+  WanPipelining pipelining;
 
   Block chunks(int rank, uint64_t count) const {
     return segmented(Span{static_cast<uint64_t>(rank) * count, count}, chunk);
@@ -171,10 +171,10 @@ struct CounterpartExchange {
 
 CounterpartExchange counterpart_exchange(const CollectiveRequest& request, const Network& network,
                                          const SiteLayout& layout, int rank) {
-  const WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), layout.largest_site());
+  const WanPipelining pipelining = wan_pipelining(request, network, layout, layout.largest_site());
   CounterpartExchange exchange;
   exchange.chunk = wan_chunk_elements(request, pipelining);
-  exchange.window = pipelining.window;
+  exchange.pipelining = pipelining;
   exchange.served.resize(layout.site_count());
   for (int s = 0; s < layout.site_count(); ++s) {
     exchange.peers.push_back(s == layout.my_site ? rank : layout.counterpart(s, rank));
@@ -212,7 +212,7 @@ class HierAllGather final : public HierAlgorithm {
     const Span mine{static_cast<uint64_t>(rank) * count, count};
     if (!request.in_place) b.copy(work.at(mine), b.region(kSendBuffer, 0, count));
     const CounterpartExchange wan = counterpart_exchange(request, network, layout, rank);
-    WindowedSends sends(b, wan.window);
+    WindowedSends sends(b, wan.pipelining, layout);
     for (int s : other_sites(layout))
       for (const Span& span : wan.chunks(rank, count)) sends.send(wan.peers[s], work.at(span));
     for (int s : other_sites(layout))
@@ -246,7 +246,7 @@ class HierReduceScatter final : public HierAlgorithm {
     site_reduce_scatter(work, network, layout.my_members(), layout.my_index,
                         segmented(columns(layout, count), local_segment_elements(request)));
     const CounterpartExchange wan = counterpart_exchange(request, network, layout, rank);
-    WindowedSends sends(b, wan.window);
+    WindowedSends sends(b, wan.pipelining, layout);
     for (int s : other_sites(layout))
       for (int other : wan.served[s])
         for (const Span& span : wan.chunks(other, count)) sends.send(other, work.at(span));

@@ -107,6 +107,16 @@ double WanShape::crossing(double bytes) const {
   return slowest;
 }
 
+namespace {
+
+// Twice a flow's share of the link's bandwidth-delay product, in chunks.
+uint32_t window_for(double bandwidth, double latency_s, int flows, uint64_t chunk_bytes) {
+  const double flow_bdp = bandwidth * 2 * latency_s / std::max(flows, 1);
+  return static_cast<uint32_t>(std::max(2.0, std::ceil(2 * flow_bdp / static_cast<double>(chunk_bytes))));
+}
+
+}  // namespace
+
 WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows) {
   // At most what transports send eagerly: one WAN crossing per chunk.
   constexpr uint64_t kMinChunk = uint64_t{256} << 10, kMaxChunk = kEagerMessageBytes;
@@ -120,9 +130,23 @@ WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& w
     while (chunk * 2 <= kMaxChunk && static_cast<double>(chunk * 2) <= flow_bdp / 4) chunk *= 2;
     pipelining.chunk_bytes = chunk;
   }
-  pipelining.window = request.window
-                          ? request.window
-                          : static_cast<uint32_t>(std::max(2.0, std::ceil(2 * flow_bdp / pipelining.chunk_bytes)));
+  pipelining.window = request.window ? request.window
+                                     : window_for(wan.min_bandwidth, wan.latency_s, flows, pipelining.chunk_bytes);
+  return pipelining;
+}
+
+WanPipelining wan_pipelining(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
+                             int flows) {
+  WanPipelining pipelining = wan_pipelining(request, wan_shape(network, layout), flows);
+  const int me = layout.my_members().front();
+  for (int s = 0; s < layout.site_count(); ++s) {
+    const LinkCost& link = network.link(me, layout.members[s].front());
+    const bool own = s == layout.my_site;
+    pipelining.window_to_site.push_back(
+        own ? 0
+            : request.window ? request.window
+                             : window_for(link.bandwidth_bytes_per_s, link.latency_s, flows, pipelining.chunk_bytes));
+  }
   return pipelining;
 }
 

@@ -78,9 +78,18 @@ WanShape wan_shape(const Network& network, const SiteLayout& layout);
 // STRATA_WINDOW (request.segment_bytes / request.window) override.
 struct WanPipelining {
   uint64_t chunk_bytes = 0;
-  uint32_t window = 0;  // sends in flight per peer
+  uint32_t window = 0;  // sends in flight per peer, sized on the longest and thinnest link
+  // Sends in flight to a peer in site s (by layout index; 0 for this rank's
+  // own site): sized on that site pair's own link, so a short link does not
+  // queue a long link's window and a long one gets its whole BDP.
+  std::vector<uint32_t> window_to_site;
 };
+// The chunk (the same for every pair, so that both ends of every transfer
+// cut it alike) and `window` from the WAN's shape.
 WanPipelining wan_pipelining(const CollectiveRequest& request, const WanShape& wan, int flows);
+// The same, plus window_to_site from each pair's link between this rank's site and the others.
+WanPipelining wan_pipelining(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
+                             int flows);
 // The same chunk in elements of the request's datatype.
 uint64_t wan_chunk_elements(const CollectiveRequest& request, const WanPipelining& pipelining);
 // Pipelining unit inside a site, in elements: STRATA_CHUNK or the default.

@@ -41,10 +41,20 @@ std::vector<Block> segmented(const std::vector<Block>& blocks, uint64_t segment)
 
 Block segmented(const Block& block, uint64_t segment) { return segmented(std::vector<Block>{block}, segment)[0]; }
 
+WindowedSends::WindowedSends(DataflowBuilder& builder, const WanPipelining& pipelining, const SiteLayout& layout)
+    : builder_(builder), window_(pipelining.window), layout_(&layout), window_to_site_(pipelining.window_to_site) {}
+
+uint32_t WindowedSends::window_for(int peer) const {
+  if (layout_ == nullptr) return window_;
+  const int site = layout_->place_of[static_cast<size_t>(peer)].first;
+  return site == layout_->my_site ? window_ : window_to_site_[static_cast<size_t>(site)];
+}
+
 StepId WindowedSends::send(int peer, Region src) {
   const StepId id = builder_.send(peer, src);
   std::vector<StepId>& sent = sent_[peer];
-  if (window_ > 0 && sent.size() >= window_) builder_.add_dependency(id, sent[sent.size() - window_]);
+  const uint32_t window = window_for(peer);
+  if (window > 0 && sent.size() >= window) builder_.add_dependency(id, sent[sent.size() - window]);
   sent.push_back(id);
   return id;
 }

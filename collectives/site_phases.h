@@ -36,11 +36,17 @@ inline Block segmented(Span span, uint64_t segment) { return segmented(Block{spa
 class WindowedSends {
  public:
   WindowedSends(DataflowBuilder& builder, uint32_t window) : builder_(builder), window_(window) {}
+  // To a peer of another site: that site's window (WanPipelining::window_to_site).
+  WindowedSends(DataflowBuilder& builder, const WanPipelining& pipelining, const SiteLayout& layout);
   StepId send(int peer, Region src);
 
  private:
+  uint32_t window_for(int peer) const;
+
   DataflowBuilder& builder_;
   uint32_t window_;
+  const SiteLayout* layout_ = nullptr;
+  std::vector<uint32_t> window_to_site_;
   std::map<int, std::vector<StepId>> sent_;
 };
 

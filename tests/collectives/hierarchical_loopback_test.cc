@@ -4,6 +4,8 @@
 // rank ends with the same bits, and the planner prefers them across sites.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -282,6 +284,45 @@ TEST(HierarchicalPlanner, EachSitePairIsCostedOnItsOwnLink) {
   r.count = (4 << 20) / 4;
   EXPECT_EQ(collectives::plan_hier_allreduce(r, network, layout, collectives::WanMethod::kAuto).method,
             collectives::WanMethod::kDirect);
+}
+
+// Setup C's links: the chunk is common (both ends cut alike), the window
+// toward each site follows that pair's own bandwidth-delay product; a
+// forced STRATA_WINDOW applies to every peer.
+TEST(HierarchicalPlanner, WindowsFollowEachSitePairsBdp) {
+  Network network = Network::with_sites({0, 0, 1, 1, 2, 2}, kWan);
+  const LinkCost near{5e-3, 125e6, 4e9}, thin{15e-3, 62.5e6, 4e9}, far{25e-3, 125e6, 4e9};
+  network.site_links = {{}, near, far, near, {}, thin, far, thin, {}};
+  CollectiveRequest r;
+  r.nranks = 6;
+  r.count = (64 << 20) / 4;
+  const auto site0 = collectives::wan_pipelining(r, network, collectives::SiteLayout::of(network, 6, 0), 2);
+  const double chunk = static_cast<double>(site0.chunk_bytes);
+  EXPECT_EQ(site0.window_to_site[0], 0u);
+  EXPECT_EQ(site0.window_to_site[1], static_cast<uint32_t>(std::ceil(2 * 125e6 * 10e-3 / 2 / chunk)));
+  EXPECT_EQ(site0.window_to_site[2], static_cast<uint32_t>(std::ceil(2 * 125e6 * 50e-3 / 2 / chunk)));
+  EXPECT_LT(site0.window_to_site[1], site0.window_to_site[2]);
+  const auto site1 = collectives::wan_pipelining(r, network, collectives::SiteLayout::of(network, 6, 2), 2);
+  EXPECT_EQ(site1.chunk_bytes, site0.chunk_bytes);
+  EXPECT_EQ(site1.window_to_site[2], static_cast<uint32_t>(std::ceil(2 * 62.5e6 * 30e-3 / 2 / chunk)));
+  // The schedule holds the window: rank 0's send w to a peer waits for its send 0.
+  const Algorithm* direct = collectives::find_algorithm(Collective::kAllReduce, "hier_direct");
+  ASSERT_NE(direct, nullptr);
+  const collectives::RankSchedule schedule = direct->build(r, network, 0);
+  for (int site : {1, 2}) {
+    const int peer = 2 * site;  // rail 0 of that site
+    std::vector<collectives::StepId> sends;
+    for (collectives::StepId id = 0; id < schedule.steps.size(); ++id)
+      if (schedule.steps[id].kind == collectives::StepKind::kSend && schedule.steps[id].peer == peer)
+        sends.push_back(id);
+    const uint32_t window = site0.window_to_site[site];
+    ASSERT_GT(sends.size(), window) << "site " << site;
+    const auto& deps = schedule.steps[sends[window]].deps;
+    EXPECT_NE(std::find(deps.begin(), deps.end(), sends[0]), deps.end()) << "site " << site;
+  }
+  r.window = 3;
+  for (uint32_t window : collectives::wan_pipelining(r, network, collectives::SiteLayout::of(network, 6, 4), 2).window_to_site)
+    EXPECT_TRUE(window == 0 || window == 3);
 }
 
 // Sent pairwise, 16 flows burst into the 20 ms x 1 Gbit/s link at once:
