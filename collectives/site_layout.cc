@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "collectives/algorithms.h"
+#include "collectives/schedule.h"
 #include "common/message_limits.h"
 
 namespace strata::collectives {
@@ -150,13 +151,31 @@ WanPipelining wan_pipelining(const CollectiveRequest& request, const Network& ne
   return pipelining;
 }
 
+namespace {
+
+// The smallest piece, in elements, that keeps every pair's message count in
+// one operation well under kMaxMessagesPerPair: no phase sends a peer more
+// than about the whole work buffer in pieces, and at most a few phases share
+// a peer. Below it a tiny STRATA_CHUNK is raised, as the flat algorithms do.
+uint64_t smallest_piece(const CollectiveRequest& request, uint64_t elements) {
+  const bool per_block = request.collective == Collective::kAllGather ||
+                         request.collective == Collective::kReduceScatter ||
+                         request.collective == Collective::kAllToAll;
+  const uint64_t work = request.count * (per_block ? static_cast<uint64_t>(std::max(request.nranks, 1)) : 1);
+  constexpr uint64_t kPhasesPerPeer = 4;
+  const uint64_t floor = (work * kPhasesPerPeer + kMaxMessagesPerPair - 1) / kMaxMessagesPerPair;
+  return std::max<uint64_t>({1, floor, elements});
+}
+
+}  // namespace
+
 uint64_t wan_chunk_elements(const CollectiveRequest& request, const WanPipelining& pipelining) {
-  return std::max<uint64_t>(1, pipelining.chunk_bytes / datatype_size(request.dtype));
+  return smallest_piece(request, pipelining.chunk_bytes / datatype_size(request.dtype));
 }
 
 uint64_t local_segment_elements(const CollectiveRequest& request) {
   const uint64_t bytes = request.segment_bytes ? request.segment_bytes : kDefaultSegmentBytes;
-  return std::max<uint64_t>(1, bytes / datatype_size(request.dtype));
+  return smallest_piece(request, bytes / datatype_size(request.dtype));
 }
 
 }  // namespace strata::collectives

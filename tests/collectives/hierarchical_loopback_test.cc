@@ -239,6 +239,24 @@ TEST(HierarchicalSitePhases, PlannerPricesTheNodeLevel) {
   EXPECT_NEAR(one_ring, 3 * (20e-6 + bytes / 4 / 1.25e9), 1e-9);
 }
 
+// A tiny STRATA_CHUNK would cut a big buffer into more messages per pair
+// than the wire tag counts; like the flat algorithms, the hierarchical ones
+// raise the piece size instead of refusing the call.
+TEST(HierarchicalSitePhases, TinyChunkIsRaisedToFitTheMessageCap) {
+  const Network network = Network::with_sites({0, 0, 1, 1}, kWan);
+  for (const Algorithm* algorithm : collectives::all_algorithms()) {
+    if (algorithm->name().substr(0, 4) != "hier") continue;
+    CollectiveRequest r;
+    r.collective = algorithm->collective();
+    r.nranks = 4;
+    r.count = 1 << 19;
+    r.segment_bytes = 4;  // 2^19 pieces of one float each, uncapped
+    for (int rank : {0, 3})
+      EXPECT_NO_THROW(algorithm->build(r, network, rank))
+          << collectives::collective_name(r.collective) << " " << algorithm->name() << " rank " << rank;
+  }
+}
+
 TEST(HierarchicalPlanner, AcrossSitesHierBeatsFlatAndOneSiteHasNoHier) {
   CollectiveRequest r;
   r.nranks = 8;
