@@ -48,12 +48,13 @@ RankSchedule AllReduceRing::build(const CollectiveRequest& request, int rank) co
   // Reduce-scatter: at step t send block r-t, receive block r-t-1 and reduce
   // it into recv; after n-1 steps this rank owns block r+1.
   std::vector<StepId> last(segments, kNoStep), sent(segments * (n - 1));
+  WindowedRecvReduce receives(b, kReceiveWindow);
   for (int t = 0; t < n - 1; ++t) {
     for (uint64_t s = 0; s < segments; ++s) {
       const uint32_t from = t == 0 ? kSendBuffer : kRecvBuffer;
       sent[t * segments + s] = b.send(right, segment(from, block_of(t), s), {last[s]});
       const uint64_t block = block_of(t + 1);
-      last[s] = b.recv_reduce(left, segment(kRecvBuffer, block, s), segment(kSendBuffer, block, s));
+      last[s] = receives.recv_reduce(left, segment(kRecvBuffer, block, s), segment(kSendBuffer, block, s));
     }
   }
   // All-gather: at step t send block r+1-t, receive block r-t. Writing block

@@ -42,6 +42,7 @@ class ReduceScatterRing final : public FlatAlgorithm {
       return b.scratch_region((t % 2) * count + parts.block_offset(s), parts.block_count(s));
     };
     std::vector<StepId> reduced(segments, kNoStep), sent_before(segments, kNoStep);
+    WindowedRecvReduce receives(b, kReceiveWindow);
     for (int t = 0; t < n - 1; ++t) {
       for (uint64_t s = 0; s < segments; ++s) {
         const Region outgoing = t == 0 ? input(block_of(1), s) : slot(t - 1, s);
@@ -50,7 +51,7 @@ class ReduceScatterRing final : public FlatAlgorithm {
         const bool last_step = t == n - 2;
         const Region target = last_step ? b.recv_region(parts.block_offset(s), parts.block_count(s)) : slot(t, s);
         // Slot t%2 was last read by the send of step t-1.
-        reduced[s] = b.recv_reduce(left, target, local, {sent_before[s]});
+        reduced[s] = receives.recv_reduce(left, target, local, {sent_before[s]});
         sent_before[s] = sent;
       }
     }

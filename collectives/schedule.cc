@@ -74,18 +74,47 @@ void RankSchedule::finalize() {
            "{} needs more than {} messages between rank {} and rank {} ({} bytes each): the pipelining chunk is "
            "too small for the message size; raise STRATA_CHUNK",
            collective_name(request.collective), kMaxMessagesPerPair, rank, step.peer, step.src.bytes + step.dst.bytes);
-    if (step.kind == StepKind::kRecvReduce) {
-      // Each recv_reduce gets its own landing area so that any number may be in
-      // flight at once. Costs up to the payload size in host memory.
-      step.staging_offset = staging_bytes;
-      staging_bytes += (step.dst.bytes + 63) & ~uint64_t{63};
-    }
   }
+  assign_staging();
   for (size_t i = 0; i < n; ++i) dependents_offsets[i + 1] += dependents_offsets[i];
   dependents.assign(dependents_offsets[n], 0);
   std::vector<uint32_t> fill(dependents_offsets.begin(), dependents_offsets.end() - 1);
   for (StepId id = 0; id < n; ++id)
     for (StepId dep : steps[id].deps) dependents[fill[dep]++] = id;
+}
+
+// A recv_reduce's message lands in a staging area of its own while it is in
+// flight. One that depends on an earlier recv_reduce takes over that step's
+// area, free once its reduce ran: an algorithm that chains its receives
+// (each waits for the one a few segments back) reuses a few cache-resident
+// areas instead of writing a fresh one per segment to memory.
+void RankSchedule::assign_staging() {
+  struct Area {
+    uint64_t offset = 0, bytes = 0;
+    bool handed_on = false;
+  };
+  std::vector<Area> areas(steps.size());
+  staging_bytes = 0;
+  for (StepId id = 0; id < steps.size(); ++id) {
+    Step& step = steps[id];
+    if (step.kind != StepKind::kRecvReduce) continue;
+    Area* reused = nullptr;
+    for (StepId dep : step.deps) {
+      Area& area = areas[dep];
+      if (steps[dep].kind == StepKind::kRecvReduce && !area.handed_on && area.bytes >= step.dst.bytes) {
+        reused = &area;
+        break;
+      }
+    }
+    if (reused != nullptr) {
+      reused->handed_on = true;
+      areas[id] = {reused->offset, reused->bytes};
+    } else {
+      areas[id] = {staging_bytes, (step.dst.bytes + 63) & ~uint64_t{63}};
+      staging_bytes += areas[id].bytes;
+    }
+    step.staging_offset = areas[id].offset;
+  }
 }
 
 std::string RankSchedule::describe() const {
@@ -159,6 +188,13 @@ void ScheduleBuilder::finish_after_all(Region dst) {
 RankSchedule ScheduleBuilder::take() {
   schedule_.finalize();
   return std::move(schedule_);
+}
+
+StepId WindowedRecvReduce::recv_reduce(int peer, Region dst, Region local, std::initializer_list<StepId> deps) {
+  const StepId id = builder_.recv_reduce(peer, dst, local, deps);
+  if (window_ > 0 && posted_.size() >= window_) builder_.add_dependency(id, posted_[posted_.size() - window_]);
+  posted_.push_back(id);
+  return id;
 }
 
 uint64_t segment_count(uint64_t bytes, uint64_t segment_bytes, uint64_t max_segments) {

@@ -72,6 +72,9 @@ struct RankSchedule {
   void finalize();
 
   std::string describe() const;  // one line per step, for STRATA_DEBUG=TRACE and tests
+
+ private:
+  void assign_staging();
 };
 
 // Helps algorithms emit steps in element units.
@@ -108,6 +111,21 @@ class ScheduleBuilder {
   StepId add(Step step, std::initializer_list<StepId> deps);
   RankSchedule schedule_;
   uint64_t element_size_;
+};
+
+// recv_reduce steps of which at most `window` are posted at once: the k-th
+// waits until the (k - window)-th has been reduced and then lands in that
+// one's staging area (RankSchedule::finalize), so staging stays `window`
+// cache-resident areas instead of one per segment written out to memory.
+class WindowedRecvReduce {
+ public:
+  WindowedRecvReduce(ScheduleBuilder& builder, uint32_t window) : builder_(builder), window_(window) {}
+  StepId recv_reduce(int peer, Region dst, Region local, std::initializer_list<StepId> deps = {});
+
+ private:
+  ScheduleBuilder& builder_;
+  uint32_t window_;
+  std::vector<StepId> posted_;
 };
 
 // Splits `count` elements into `parts` nearly equal blocks; block i starts

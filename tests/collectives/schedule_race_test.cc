@@ -19,7 +19,8 @@ namespace strata::collectives {
 namespace {
 
 struct Access {
-  uint32_t space;  // 0: the user's memory (send and receive, aliased in place), 1: receive, 2: scratch
+  uint32_t space;  // 0: the user's memory (send and receive, aliased in place), 1: receive, 2: scratch,
+                  // 3: staging
   uint64_t begin;
   uint64_t end;
   bool write;
@@ -56,7 +57,10 @@ std::vector<Access> accesses(const CollectiveRequest& request, int rank, const S
   switch (step.kind) {
     case StepKind::kSend: read(step.src); break;
     case StepKind::kRecv: write(step.dst); break;
-    case StepKind::kRecvReduce: read(step.src), write(step.dst); break;
+    case StepKind::kRecvReduce:  // also lands in and reads its staging area (space 3)
+      read(step.src), write(step.dst);
+      if (step.dst.bytes) out.push_back({3, step.staging_offset, step.staging_offset + step.dst.bytes, true});
+      break;
     case StepKind::kReduce: read(step.src), read(step.src2), write(step.dst); break;
     case StepKind::kCopy: {
       // The executor skips a copy onto itself (in place, a root's input is its output).
@@ -154,6 +158,20 @@ TEST(ScheduleRaceTest, DetectsAnUnorderedInPlaceSendAndReceive) {
   b.send(1, b.send_region(4, 4));
   b.recv(1, b.recv_region(4, 4));
   EXPECT_NE(find_race(b.take()), "");
+}
+
+// Two receives in flight at once must not share a landing area.
+TEST(ScheduleRaceTest, DetectsUnorderedReceivesSharingStaging) {
+  CollectiveRequest request;
+  request.nranks = 2;
+  request.count = 8;
+  ScheduleBuilder b(request, 0);
+  b.recv_reduce(1, b.recv_region(0, 4), b.send_region(0, 4));
+  b.recv_reduce(1, b.recv_region(4, 4), b.send_region(4, 4));
+  RankSchedule schedule = b.take();
+  EXPECT_EQ(find_race(schedule), "");
+  schedule.steps[1].staging_offset = schedule.steps[0].staging_offset;
+  EXPECT_NE(find_race(schedule), "");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "collectives/algorithms.h"
+#include "collectives/network.h"
 #include "collectives/schedule.h"
 #include "collectives/tree.h"
 #include "common/error.h"
@@ -27,6 +29,42 @@ TEST(ScheduleTest, FinalizeBuildsDependentsAndMessageIndices) {
   EXPECT_EQ(schedule.dependency_counts, (std::vector<uint32_t>{0, 1, 1}));
   EXPECT_EQ(schedule.dependents_offsets, (std::vector<uint32_t>{0, 2, 2, 2}));
   EXPECT_EQ(schedule.staging_bytes, 64u);  // 16 bytes rounded up to a cache line
+}
+
+// A recv_reduce that depends on an earlier one lands in that one's staging
+// area; each area passes to one successor only.
+TEST(ScheduleTest, WindowedReceivesReuseStagingAreas) {
+  ScheduleBuilder b(float_request(2, 64), 0);
+  WindowedRecvReduce receives(b, 2);
+  std::vector<StepId> ids;
+  for (uint64_t k = 0; k < 6; ++k)
+    ids.push_back(receives.recv_reduce(1, b.recv_region(k * 8, 8), b.send_region(k * 8, 8)));
+  const StepId unchained = b.recv_reduce(1, b.recv_region(48, 8), b.send_region(48, 8), {ids[5]});
+  RankSchedule schedule = b.take();
+  EXPECT_EQ(schedule.steps[ids[2]].deps, (std::vector<StepId>{ids[0]}));
+  for (uint64_t k = 2; k < 6; ++k)
+    EXPECT_EQ(schedule.steps[ids[k]].staging_offset, schedule.steps[ids[k - 2]].staging_offset) << k;
+  EXPECT_NE(schedule.steps[ids[0]].staging_offset, schedule.steps[ids[1]].staging_offset);
+  // ids[5]'s area went on to ids[5]'s successor in the window: none; so `unchained` takes it.
+  EXPECT_EQ(schedule.steps[unchained].staging_offset, schedule.steps[ids[5]].staging_offset);
+  EXPECT_EQ(schedule.staging_bytes, 2 * 64u);
+}
+
+TEST(ScheduleTest, LargerReceiveDoesNotReuseASmallerArea) {
+  ScheduleBuilder b(float_request(2, 64), 0);
+  const StepId small = b.recv_reduce(1, b.recv_region(0, 4), b.send_region(0, 4));
+  const StepId large = b.recv_reduce(1, b.recv_region(4, 32), b.send_region(4, 32), {small});
+  RankSchedule schedule = b.take();
+  EXPECT_NE(schedule.steps[large].staging_offset, schedule.steps[small].staging_offset);
+  EXPECT_EQ(schedule.staging_bytes, 64u + 128u);
+}
+
+// The ring's reduce-scatter keeps a few segments' staging, not (n-1)/n of the data.
+TEST(ScheduleTest, RingAllReduceStagingIsAFewSegments) {
+  CollectiveRequest request = float_request(2, uint64_t{16} << 20);  // 64 MiB
+  request.collective = Collective::kAllReduce;
+  const RankSchedule schedule = allreduce_ring().build(request, Network::uniform(), 0);
+  EXPECT_EQ(schedule.staging_bytes, 4 * kDefaultSegmentBytes);
 }
 
 TEST(ScheduleTest, RejectsScratchBeyondReservation) {
