@@ -42,7 +42,16 @@ bool RoutedTransport::progress() {
 
 void RoutedTransport::wait_for_activity(std::chrono::microseconds timeout) {
   if (owned_.size() == 1) return owned_.front()->wait_for_activity(timeout);
-  // No single fd covers both transports: sleep briefly on each in turn, so
+  if (timeout.count() <= 0) return;
+  WaitSet set{.fds = {}, .timeout = timeout};
+  size_t armed = 0;
+  Armed result = Armed::kArmed;
+  for (; armed < owned_.size() && result == Armed::kArmed; ++armed) result = owned_[armed]->arm_wait(set);
+  if (result == Armed::kArmed) sleep_on(set);
+  for (size_t i = 0; i < armed; ++i)
+    if (i + 1 < armed || result == Armed::kArmed) owned_[i]->disarm_wait();
+  if (result != Armed::kUnsupported) return;
+  // A transport that can only sleep alone: briefly on each in turn, so
   // neither waits long behind the other and neither spins.
   const auto slice = std::min<std::chrono::microseconds>(timeout, std::chrono::microseconds(50));
   for (auto& transport : owned_) transport->wait_for_activity(slice);

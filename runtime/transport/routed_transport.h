@@ -24,6 +24,8 @@ class RoutedTransport final : public Transport {
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
   void cancel(Completion* done) override;
   bool progress() override;
+  // Sleeps once on every transport's descriptors when all of them can
+  // (Transport::arm_wait), woken by whichever has work first.
   void wait_for_activity(std::chrono::microseconds timeout) override;
 
   Transport& transport_for(int peer) const;

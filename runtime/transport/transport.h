@@ -4,6 +4,7 @@
 // Algorithms never see this; the executor drives it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -11,6 +12,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <poll.h>
+#include <time.h>
 
 namespace strata::runtime {
 
@@ -22,6 +27,23 @@ struct Completion {
   uint64_t received_bytes = 0;  // receives: the message's length
   std::string error;            // kFailed: what went wrong, for the error message
 };
+
+// What a thread sleeps on when it waits for several transports at once:
+// each armed transport adds the descriptors that turn readable when it may
+// have something to progress, and lowers `timeout` to when it must next look
+// at its peers. sleep_on() polls them all.
+struct WaitSet {
+  std::vector<pollfd> fds;
+  std::chrono::microseconds timeout{0};
+};
+inline void sleep_on(const WaitSet& set) {
+  const auto timeout = std::max(set.timeout, std::chrono::microseconds(0));
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec limit{static_cast<time_t>(seconds.count()),
+                       static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout - seconds).count())};
+  // const_cast: ppoll writes only revents, which nobody reads. EINTR is just an early return.
+  ::ppoll(const_cast<pollfd*>(set.fds.data()), set.fds.size(), &limit, nullptr);
+}
 
 class Transport {
  public:
@@ -49,6 +71,15 @@ class Transport {
   // passes. Must sleep in the kernel, not spin, so that more ranks than cores
   // still make progress.
   virtual void wait_for_activity(std::chrono::microseconds timeout) = 0;
+
+  // Sleeping on several transports together (RoutedTransport), in the manner
+  // of ucp_worker_arm: kArmed added this transport's descriptors to `set`
+  // and the caller must call disarm_wait() after polling; kBusy means there
+  // is work to progress now and nothing was armed; kUnsupported means this
+  // transport can only sleep alone, through wait_for_activity().
+  enum class Armed { kUnsupported, kBusy, kArmed };
+  virtual Armed arm_wait(WaitSet& /*set*/) { return Armed::kUnsupported; }
+  virtual void disarm_wait() {}
 };
 
 }  // namespace strata::runtime

@@ -174,7 +174,7 @@ void ShmTransport::wake_local_sleepers_locked() {
 
 // Announces that this thread is about to sleep, unless there is something
 // to progress already.
-bool ShmTransport::arm_wait() {
+bool ShmTransport::try_arm() {
   std::lock_guard lock(mutex_);
   uint64_t& seen = seen_by_this_thread_locked();
   if (seen != completions_) {  // another thread completed something this one has not looked at
@@ -200,22 +200,23 @@ void ShmTransport::disarm_wait() {
   wake_local_sleepers_locked();
 }
 
-void ShmTransport::wait_for_activity(std::chrono::microseconds timeout) {
-  if (timeout.count() <= 0 || !arm_wait()) return;  // a zero wait would only cost syscalls
-  {
-    // With transfers outstanding, wake up in time to check that peers live.
-    std::lock_guard lock(mutex_);
-    if (pending_ > 0) {
-      auto until_check = std::chrono::duration_cast<std::chrono::microseconds>(next_peer_check_ - Clock::now());
-      timeout = std::clamp(until_check, std::chrono::microseconds(0), timeout);
-    }
+Transport::Armed ShmTransport::arm_wait(WaitSet& set) {
+  if (!try_arm()) return Armed::kBusy;
+  // With transfers outstanding, wake up in time to check that peers live.
+  std::lock_guard lock(mutex_);
+  if (pending_ > 0) {
+    auto until_check = std::chrono::duration_cast<std::chrono::microseconds>(next_peer_check_ - Clock::now());
+    set.timeout = std::clamp(until_check, std::chrono::microseconds(0), set.timeout);
   }
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  const timespec limit{
-      static_cast<time_t>(seconds.count()),
-      static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout - seconds).count())};
-  pollfd fd{wake_.fd(), POLLIN, 0};
-  ::ppoll(&fd, 1, &limit, nullptr);  // EINTR is just an early return
+  set.fds.push_back({wake_.fd(), POLLIN, 0});
+  return Armed::kArmed;
+}
+
+void ShmTransport::wait_for_activity(std::chrono::microseconds timeout) {
+  if (timeout.count() <= 0) return;  // a zero wait would only cost syscalls
+  WaitSet set{.fds = {}, .timeout = timeout};
+  if (arm_wait(set) != Armed::kArmed) return;
+  sleep_on(set);
   disarm_wait();
 }
 
@@ -238,7 +239,7 @@ std::unique_ptr<Transport> create_shm_transport(Bootstrap& bootstrap, const std:
 }
 
 int shm_wait_fd(Transport& transport) { return shm::as_shm(transport, "shm_wait_fd").wait_fd(); }
-bool shm_arm_wait(Transport& transport) { return shm::as_shm(transport, "shm_arm_wait").arm_wait(); }
+bool shm_arm_wait(Transport& transport) { return shm::as_shm(transport, "shm_arm_wait").try_arm(); }
 void shm_disarm_wait(Transport& transport) { shm::as_shm(transport, "shm_disarm_wait").disarm_wait(); }
 
 }  // namespace strata::runtime

@@ -135,11 +135,12 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
   void cancel(Completion* done) override;
   bool progress() override;
   void wait_for_activity(std::chrono::microseconds timeout) override;
+  Armed arm_wait(WaitSet& set) override;
+  void disarm_wait() override;
 
   // shm_wait_fd() and friends (shm_transport.h).
   int wait_fd() const { return wake_.fd(); }
-  bool arm_wait();
-  void disarm_wait();
+  bool try_arm();  // shm_arm_wait()
 
  private:
   // shm_setup.cc

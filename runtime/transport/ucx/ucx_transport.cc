@@ -184,36 +184,42 @@ bool UcxTransport::progress_locked() {
   return events > 0 || completions_ != before;
 }
 
-void UcxTransport::wait_for_activity(std::chrono::microseconds timeout) {
-  {
-    std::lock_guard lock(mutex_);
-    uint64_t& seen = seen_completions_[std::this_thread::get_id()];
-    if (seen != completions_ || !failed_peers_.empty()) {  // something happened that this thread has not seen
-      seen = completions_;
-      return;
-    }
-    if (waiters_ == 0) {  // nobody sleeps on the wake fd, so clearing it cannot strand anyone
-      uint64_t count;
-      [[maybe_unused]] ssize_t got = ::read(wake_fd_, &count, sizeof(count));
-    }
-    // Arm fails with BUSY when events are already queued: the caller should progress, not sleep.
-    ucs_status_t status = ucp_worker_arm(worker_.get());
-    if (status == UCS_ERR_BUSY) return;
-    if (status != UCS_OK) log(LogLevel::kWarn, "ucx: ucp_worker_arm failed: {}", ucs_status_string(status));
-    // A peer process dying makes no event; wake for the next check of it.
-    if (watches_processes_ && !operations_.empty()) {
-      auto until_check = std::chrono::duration_cast<std::chrono::microseconds>(next_process_check_ - Clock::now());
-      timeout = std::clamp(until_check, std::chrono::microseconds(0), timeout);
-    }
-    ++waiters_;
+Transport::Armed UcxTransport::arm_wait(WaitSet& set) {
+  std::lock_guard lock(mutex_);
+  uint64_t& seen = seen_completions_[std::this_thread::get_id()];
+  if (seen != completions_ || !failed_peers_.empty()) {  // something happened that this thread has not seen
+    seen = completions_;
+    return Armed::kBusy;
   }
-  pollfd fds[2] = {{worker_.event_fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  timespec limit{static_cast<time_t>(seconds.count()),
-                 static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout - seconds).count())};
-  ::ppoll(fds, 2, &limit, nullptr);  // EINTR is just an early return
+  if (waiters_ == 0) {  // nobody sleeps on the wake fd, so clearing it cannot strand anyone
+    uint64_t count;
+    [[maybe_unused]] ssize_t got = ::read(wake_fd_, &count, sizeof(count));
+  }
+  // Arm fails with BUSY when events are already queued: the caller should progress, not sleep.
+  ucs_status_t status = ucp_worker_arm(worker_.get());
+  if (status == UCS_ERR_BUSY) return Armed::kBusy;
+  if (status != UCS_OK) log(LogLevel::kWarn, "ucx: ucp_worker_arm failed: {}", ucs_status_string(status));
+  // A peer process dying makes no event; wake for the next check of it.
+  if (watches_processes_ && !operations_.empty()) {
+    auto until_check = std::chrono::duration_cast<std::chrono::microseconds>(next_process_check_ - Clock::now());
+    set.timeout = std::clamp(until_check, std::chrono::microseconds(0), set.timeout);
+  }
+  ++waiters_;
+  set.fds.push_back({worker_.event_fd(), POLLIN, 0});
+  set.fds.push_back({wake_fd_, POLLIN, 0});
+  return Armed::kArmed;
+}
+
+void UcxTransport::disarm_wait() {
   std::lock_guard lock(mutex_);
   --waiters_;
+}
+
+void UcxTransport::wait_for_activity(std::chrono::microseconds timeout) {
+  WaitSet set{.fds = {}, .timeout = timeout};
+  if (arm_wait(set) != Armed::kArmed) return;
+  sleep_on(set);
+  disarm_wait();
 }
 
 void UcxTransport::cancel(Completion* done) {

@@ -34,6 +34,8 @@ class UcxTransport final : public Transport {
   void cancel(Completion* done) override;
   bool progress() override;
   void wait_for_activity(std::chrono::microseconds timeout) override;
+  Armed arm_wait(WaitSet& set) override;
+  void disarm_wait() override;
 
   std::string describe_path(int peer);
 
