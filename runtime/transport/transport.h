@@ -37,6 +37,18 @@ class Transport {
   virtual void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) = 0;
   virtual void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) = 0;
 
+  // Opens the connections to `peer` now instead of on its first message, so
+  // that the setups of several peers overlap, and asks for at least
+  // `connections` parallel ones (messages are spread over them by tag, as
+  // with UCX lanes); both ends should ask for the same count, before any
+  // message between them. Returns how many there are: 1 where the transport
+  // has no such notion (shared memory, loopback). The topology probe streams
+  // over them so that several TCP windows open at once.
+  virtual int connect(int peer, int connections) {
+    (void)peer, (void)connections;
+    return 1;
+  }
+
   // Withdraws a transfer that is still pending. On return the transport no
   // longer touches its buffer or `done`.
   virtual void cancel(Completion* done) = 0;

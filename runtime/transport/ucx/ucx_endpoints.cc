@@ -92,6 +92,18 @@ bool UcxTransport::connect_locked(int rank) {
   return true;
 }
 
+// Widening takes effect only before the first message: the lane a tag takes
+// must not change while messages with that tag may be in flight.
+int UcxTransport::connect(int rank, int connections) {
+  std::lock_guard lock(mutex_);
+  if (rank < 0 || rank >= size())
+    fail(ErrorCode::kInvalidArgument, {rank_, rank, "ucx connect"}, "peer {} is out of range", rank);
+  Peer& peer = peers_[rank];
+  if (peer.endpoints.empty() && rank != rank_)
+    peer.lane_count = std::clamp(connections, peer.lane_count, kMaxUcxLanes);
+  return connect_locked(rank) ? static_cast<int>(peer.endpoints.size()) : 1;
+}
+
 ucp_ep_h UcxTransport::endpoint_locked(int rank, uint64_t tag) {
   if (!connect_locked(rank)) return nullptr;
   const std::vector<ucp_ep_h>& endpoints = peers_[rank].endpoints;

@@ -31,6 +31,7 @@ class UcxTransport final : public Transport {
 
   void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  int connect(int peer, int connections) override;
   void cancel(Completion* done) override;
   bool progress() override;
   void wait_for_activity(std::chrono::microseconds timeout) override;
