@@ -52,10 +52,12 @@ constexpr double kRttShare = 0.25;      // of the budget, at most for RTT sampli
 constexpr size_t kMinRttSamples = 3;
 // The end message, the rate reply and the scheduling of busy hosts need the
 // rest: with 0.75 / 0.9 (and windows of 4 x rate x RTT) a loaded 2-core
-// host overran a 1 s budget by 12%. 0.7 / 0.8 left a 50 ms link's plateau
-// 250 ms long, one bin short of steady, in 5 of 7 runs (docs/topology.md).
+// host overran a 1 s budget by 12%. With 16 connections, 0.7 / 0.8 left a
+// 50 ms link's plateau 5 bins (250 ms) long, one short of steady, in 6 of 8
+// runs; with 0.8 / 0.85 and the stream starting behind the last ping it
+// is 7 (docs/topology.md).
 constexpr double kStreamShare = 0.8;    // of the budget: no chunk starts after this (minus one RTT)
-constexpr double kDrainShare = 0.85;   // of the budget: what is in flight must have arrived by then
+constexpr double kDrainShare = 0.85;    // of the budget: what is in flight must have arrived by then
 // The byte cap ends a stream only after this long: two hosts in one data
 // centre moved 64 MiB in 30 ms, where one receiver stall of 28 ms left too
 // little plateau to call the rate steady (1 run in 6).
@@ -345,7 +347,7 @@ LinkProbe::Stream LinkProbe::stream_allows() const {
   if (in_flight >= window) return Stream::kWindowFull;
   const double drain_s = static_cast<double>((in_flight + 1) * kChunkBytes) / std::max(rate, 1.0);
   if (now_s + drain_s + rtt_s < kDrainShare * options_.budget_s) return Stream::kSend;
-  // Held back only if that starves the link: with four round trips' worth at
+  // Held back only if that starves the link: with two round trips' worth at
   // the rate seen still in flight, TCP's windows, not the probe, set the pace.
   return static_cast<double>(in_flight) < bdp_chunks ? Stream::kHeld : Stream::kWindowFull;
 }
