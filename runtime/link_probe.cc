@@ -21,10 +21,12 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // Probe messages never share a tag with communicator traffic: communicator
 // ids come from a 12-bit hash, and probing ends before the first operation.
 constexpr uint32_t kProbeCommId = 0xfff;
-// Bulk chunk n carries message index kBulkBase + n % kBulkTags: consecutive
-// chunks then differ in tag, so a transport that spreads a peer's messages
-// over several connections by tag (UCX lanes, STRATA_LANES) uses all of them.
+// Bulk chunk n carries message index kBulkBase + n % kBulkTags and goes
+// through one of the pair's parallel connections (Transport::connect), so
+// consecutive chunks use all of them.
 constexpr uint32_t kBulkTags = 16;
+// Control indices are multiples of 16, so with a configured lane count
+// (STRATA_LANES) that divides 16 they all take the pongs' lane.
 enum MessageIndex : uint32_t { kControl = 0, kAck = 16, kCredit = 32, kEnd = 48, kBulkBase = 64 };
 // Control words: the command in the low byte, its argument above it.
 enum Command : uint64_t { kPing = 1, kStop = 2, kBulk = 3 };
@@ -129,6 +131,15 @@ void LinkProbe::step() {
 void LinkProbe::post_send(uint32_t index, const void* data, size_t bytes, Completion& completion) {
   reset(completion);
   transport_.post_send(peer_, probe_tag(me_, index), data, bytes, &completion);
+}
+// Chunk n goes through connection (n % kBulkTags) % connections_: chunks
+// with equal tags share a connection, and consecutive ones rotate over all.
+void LinkProbe::post_chunk_send(size_t slot) {
+  const uint64_t chunk = chunks_sent_++;
+  const auto connection = static_cast<int>((chunk % kBulkTags) % static_cast<uint64_t>(connections_));
+  reset(slots_[slot]);
+  transport_.post_send_via(peer_, connection, probe_tag(me_, bulk_index(chunk)), chunk_.data(), chunk_.size(),
+                           &slots_[slot]);
 }
 void LinkProbe::post_recv(uint32_t index, void* data, size_t bytes, Completion& completion) {
   reset(completion);
@@ -235,7 +246,7 @@ void LinkProbe::pinger_bulk() {
     for (size_t i = 0; i < slots_.size() && next == Stream::kSend; ++i) {
       if (slot_chunk_[i] >= 0) continue;
       slot_chunk_[i] = static_cast<int64_t>(chunks_sent_);
-      post_send(bulk_index(chunks_sent_++), chunk_.data(), chunk_.size(), slots_[i]);
+      post_chunk_send(i);
       next = stream_allows();
     }
     note_held(next == Stream::kHeld);

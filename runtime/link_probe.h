@@ -31,6 +31,7 @@ class LinkProbe {
 
  private:
   void post_send(uint32_t index, const void* data, size_t bytes, Completion& completion);
+  void post_chunk_send(size_t slot);
   void post_recv(uint32_t index, void* data, size_t bytes, Completion& completion);
   void post_control_recv();
   bool send_control(uint64_t word);
