@@ -21,19 +21,26 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // Probe messages never share a tag with communicator traffic: communicator
 // ids come from a 12-bit hash, and probing ends before the first operation.
 constexpr uint32_t kProbeCommId = 0xfff;
-// Bulk chunk n carries message index kBulkBase + n % kBulkTags: consecutive
-// chunks then differ in tag, so a transport that spreads a peer's messages
-// over several connections by tag (UCX lanes, STRATA_LANES) uses all of them.
+// Bulk chunk n carries message index kBulkBase + n % kBulkTags and goes
+// through one of the pair's parallel connections (Transport::connect), so
+// consecutive chunks use all of them.
 constexpr uint32_t kBulkTags = 16;
-enum MessageIndex : uint32_t { kControl = 0, kAck = 2, kCredit = 3, kEnd = 4, kBulkBase = 16 };
+// Control indices are multiples of 16, so with a configured lane count
+// (STRATA_LANES) that divides 16 they all take the pongs' lane.
+enum MessageIndex : uint32_t { kControl = 0, kAck = 16, kCredit = 32, kEnd = 48, kBulkBase = 64 };
 // Control words: the command in the low byte, its argument above it.
 enum Command : uint64_t { kPing = 1, kStop = 2, kBulk = 3 };
 
 // Bandwidth: a stream of kChunkBytes messages, bounded by the receiver's
 // cumulative credits (a send completes once its bytes are in the socket
 // buffer, so only credits bound what is in flight). Small chunks give the
-// receiver many timestamps; the window follows the rate seen (4 x rate x RTT,
+// receiver many timestamps; the window follows the rate seen (2 x rate x RTT,
 // 64 MiB at most), because a fixed 8 MiB caps a 50 ms link at 1.3 Gbit/s.
+// Twice, not four times: with 16 connections, 4 x rate x RTT overflowed the
+// testbed's bottleneck queues (about 100 ms deep), and the retransmission
+// tails made the probe overrun its 1 s budget (1.15-1.17 s in 2 of 4 runs);
+// with 2 x none overflowed on the 30 and 50 ms links. TCP's windows, not
+// this one, set the pace of the ramp: they grow by less than twice per RTT.
 // At least 4 MiB: with a 1 MiB floor a 30 ms / 1 Gbit link whose receive
 // window was still opening reached 0.21-0.33 Gbit/s in 1 s instead of
 // 0.35-0.49. Before the first credit, and later whenever the rate seen is
@@ -46,9 +53,13 @@ constexpr int kPingSlots = 8;           // concurrent pings / echoes
 constexpr double kRttShare = 0.25;      // of the budget, at most for RTT sampling
 constexpr size_t kMinRttSamples = 3;
 // The end message, the rate reply and the scheduling of busy hosts need the
-// rest: with 0.75 / 0.9 a loaded 2-core host overran a 1 s budget by 12%.
-constexpr double kStreamShare = 0.7;    // of the budget: no chunk starts after this (minus one RTT)
-constexpr double kDrainShare = 0.8;     // of the budget: what is in flight must have arrived by then
+// rest: with 0.75 / 0.9 (and windows of 4 x rate x RTT) a loaded 2-core
+// host overran a 1 s budget by 12%. With 16 connections, 0.7 / 0.8 left a
+// 50 ms link's plateau 5 bins (250 ms) long, one short of steady, in 6 of 8
+// runs; with 0.8 / 0.85 and the stream starting behind the last ping it
+// is 7 (docs/topology.md).
+constexpr double kStreamShare = 0.8;    // of the budget: no chunk starts after this (minus one RTT)
+constexpr double kDrainShare = 0.85;    // of the budget: what is in flight must have arrived by then
 // The byte cap ends a stream only after this long: two hosts in one data
 // centre moved 64 MiB in 30 ms, where one receiver stall of 28 ms left too
 // little plateau to call the rate steady (1 run in 6).
@@ -57,7 +68,7 @@ constexpr double kMinStreamS = 0.1;
 // below what the link could do: under CPU load a 30 ms / 1 Gbit link read a
 // steady 0.08 Gbit/s.
 constexpr double kHeldShare = 0.5;
-// 10 Mbit/s: one 64 KB segment per 50 ms round trip. On the testbed (MTU
+// 10 Mbit/s per connection: one 64 KB segment per 50 ms round trip. On the testbed (MTU
 // 64000) a 50 ms link's receive window stayed at one segment for 670 ms
 // (a 1 MiB first flight took that long); with 40 Mbit/s assumed here, a
 // 2.3 MiB first flight took 666 ms and the probe overran its budget by 4%.
@@ -87,7 +98,8 @@ std::vector<Completion> idle_completions(size_t count) {
 }  // namespace
 
 LinkProbe::LinkProbe(Transport& transport, int peer, const topology::ProbeOptions& options, Clock::time_point start)
-    : transport_(transport), me_(transport.rank()), peer_(peer), pinger_(me_ < peer), options_(options),
+    : transport_(transport), me_(transport.rank()), peer_(peer),
+      connections_(std::max(transport.connect(peer, options.connections), 1)), pinger_(me_ < peer), options_(options),
       start_(start), control_sends_(idle_completions(kPingSlots)), control_words_(kPingSlots),
       slots_(idle_completions(pinger_ ? kMaxWindow : kPostedReceives)), slot_chunk_(slots_.size(), -1) {
   for (Completion* completion : {&recv_, &ack_, &credit_, &end_}) completion->state = Completion::kDone;
@@ -119,6 +131,15 @@ void LinkProbe::step() {
 void LinkProbe::post_send(uint32_t index, const void* data, size_t bytes, Completion& completion) {
   reset(completion);
   transport_.post_send(peer_, probe_tag(me_, index), data, bytes, &completion);
+}
+// Chunk n goes through connection (n % kBulkTags) % connections_: chunks
+// with equal tags share a connection, and consecutive ones rotate over all.
+void LinkProbe::post_chunk_send(size_t slot) {
+  const uint64_t chunk = chunks_sent_++;
+  const auto connection = static_cast<int>((chunk % kBulkTags) % static_cast<uint64_t>(connections_));
+  reset(slots_[slot]);
+  transport_.post_send_via(peer_, connection, probe_tag(me_, bulk_index(chunk)), chunk_.data(), chunk_.size(),
+                           &slots_[slot]);
 }
 void LinkProbe::post_recv(uint32_t index, void* data, size_t bytes, Completion& completion) {
   reset(completion);
@@ -167,10 +188,11 @@ bool LinkProbe::collect_pongs(double now_s) {
 // Pinger: ping 0 warms the connection up (its round trip may include
 // connection setup, so it is not counted). Pings 1..n then leave a few
 // milliseconds apart, so their samples see different jitter, without
-// waiting a whole round trip each. The stream starts once every pong is
-// back: starting it right behind the last ping would gain a round trip, but
-// posting the first window (4 MiB) delayed the pinger's view of its pongs,
-// and the 10 ms link's RTT came out at 11.4-17.5 ms in 3 of 5 runs.
+// waiting a whole round trip each. The stream starts right behind the last
+// ping, a round trip before its pong is back: the pongs travel against the
+// stream, and the chunks go out over all of the pair's connections. (With
+// one connection this read the 10 ms link's RTT at 11.4-17.5 ms in 3 of 5
+// runs; with 16, within 5% in every run measured, docs/topology.md.)
 void LinkProbe::pinger_round_trips() {
   const double now_s = seconds_since(start_);
   collect_pongs(now_s);
@@ -186,7 +208,7 @@ void LinkProbe::pinger_round_trips() {
   if (pings_sent_ < pings && !out_of_time && seconds_since(ping_sent_at_[pings_sent_]) >= ping_gap_s_ &&
       send_ping(pings_sent_ + 1))
     ++pings_sent_;
-  if ((pings_sent_ == pings || out_of_time) && pongs_ == pings_sent_ + 1) start_bulk_or_stop(now_s);
+  if (pings_sent_ == pings || (out_of_time && pongs_ == pings_sent_ + 1)) start_bulk_or_stop(now_s);
 }
 
 // Without a sample (every ping but the warm-up was lost to the time limit)
@@ -194,10 +216,12 @@ void LinkProbe::pinger_round_trips() {
 double LinkProbe::rtt_estimate_s() const { return rtts_.empty() ? first_rtt_s_ : result_.rtt_s; }
 
 // A stream needs a few round trips to say anything: one to deliver the
-// first window, one for its credits, and the end and ack.
+// first window, one for its credits, and the end and ack. Before any sample
+// is back, the warm-up's round trip stands in: it includes at least a TCP
+// handshake, so it is at least two RTTs.
 void LinkProbe::start_bulk_or_stop(double now_s) {
-  const double rtt_s = rtt_estimate_s();
-  const bool bulk = options_.bandwidth_bytes > 0 && now_s + 4 * rtt_s + 0.05 < kStreamShare * options_.budget_s;
+  const double needed_s = rtts_.empty() ? 2 * first_rtt_s_ : 4 * rtt_estimate_s();
+  const bool bulk = options_.bandwidth_bytes > 0 && now_s + needed_s + 0.05 < kStreamShare * options_.budget_s;
   if (!send_control(bulk ? kBulk : kStop)) return;  // a slot frees up soon
   bulk_start_s_ = now_s;
   if (!bulk) {
@@ -222,7 +246,7 @@ void LinkProbe::pinger_bulk() {
     for (size_t i = 0; i < slots_.size() && next == Stream::kSend; ++i) {
       if (slot_chunk_[i] >= 0) continue;
       slot_chunk_[i] = static_cast<int64_t>(chunks_sent_);
-      post_send(bulk_index(chunks_sent_++), chunk_.data(), chunk_.size(), slots_[i]);
+      post_chunk_send(i);
       next = stream_allows();
     }
     note_held(next == Stream::kHeld);
@@ -245,8 +269,9 @@ void LinkProbe::pinger_bulk() {
   const char* why = !steady ? " (still rising: a lower bound, not used)"
                     : held  ? " (held back by the deadline: a lower bound, not used)"
                             : "";
-  log_result(fmt::format("{:.1f} MiB streamed, {:.2f} Gbit/s{}, held back {:.0f} ms",
-                         static_cast<double>(chunks_sent_ * kChunkBytes) / (1 << 20), rate * 8 / 1e9, why, held_s_ * 1e3)
+  log_result(fmt::format("{:.1f} MiB streamed over {} connection(s), {:.2f} Gbit/s{}, held back {:.0f} ms",
+                         static_cast<double>(chunks_sent_ * kChunkBytes) / (1 << 20), connections_, rate * 8 / 1e9,
+                         why, held_s_ * 1e3)
                  .c_str());
 }
 
@@ -302,12 +327,13 @@ double LinkProbe::recent_rate(double now_s) const {
 }
 
 // Chunks in flight before the rate is known: kMinWindow, but no more than
-// drains by the deadline at the slowest TCP ramp seen (a 50 ms link once
-// took 815 ms for a 4 MiB first window and the probe overran by 20%).
+// drains by the deadline at the slowest TCP ramp seen, on each connection
+// (a 50 ms link once took 815 ms for a 4 MiB first window over one
+// connection and the probe overran by 20%).
 // Afterwards the drain rule in stream_allows() bounds what is in flight.
 uint64_t LinkProbe::first_window(double now_s) const {
   const double left_s = kDrainShare * options_.budget_s - now_s - rtt_estimate_s();
-  const double chunks = std::max(left_s, 0.0) * kRampBytesPerSecond / kChunkBytes;
+  const double chunks = std::max(left_s, 0.0) * kRampBytesPerSecond * connections_ / kChunkBytes;
   return std::clamp<uint64_t>(static_cast<uint64_t>(chunks), 1, kMinWindow);
 }
 
@@ -321,13 +347,20 @@ LinkProbe::Stream LinkProbe::stream_allows() const {
   const bool bytes_done = chunks_sent_ * kChunkBytes >= options_.bandwidth_bytes && now_s - bulk_start_s_ >= kMinStreamS;
   if (bytes_done || now_s > kStreamShare * options_.budget_s - rtt_s) return Stream::kStop;
   const uint64_t in_flight = chunks_sent_ - credited_;
-  if (credited_ == 0) return in_flight < first_window(now_s) ? Stream::kSend : Stream::kHeld;
+  if (credited_ == 0) {
+    const uint64_t first = first_window(now_s);
+    if (in_flight < first) return Stream::kSend;
+    return first < kMinWindow ? Stream::kHeld : Stream::kWindowFull;
+  }
   const double rate = recent_rate(now_s);
-  const double bdp_chunks = 4 * rate * std::max(rtt_s, 1e-3) / kChunkBytes;
+  const double bdp_chunks = 2 * rate * std::max(rtt_s, 1e-3) / kChunkBytes;
   const uint64_t window = std::clamp(static_cast<uint64_t>(std::ceil(bdp_chunks)), kMinWindow, kMaxWindow);
   if (in_flight >= window) return Stream::kWindowFull;
   const double drain_s = static_cast<double>((in_flight + 1) * kChunkBytes) / std::max(rate, 1.0);
-  return now_s + drain_s + rtt_s < kDrainShare * options_.budget_s ? Stream::kSend : Stream::kHeld;
+  if (now_s + drain_s + rtt_s < kDrainShare * options_.budget_s) return Stream::kSend;
+  // Held back only if that starves the link: with two round trips' worth at
+  // the rate seen still in flight, TCP's windows, not the probe, set the pace.
+  return static_cast<double>(in_flight) < bdp_chunks ? Stream::kHeld : Stream::kWindowFull;
 }
 
 void LinkProbe::responder_control() {
@@ -370,6 +403,7 @@ void LinkProbe::responder_bulk() {
   if (expected_chunks_ < 0 && finished(end_, peer_)) {
     expected_chunks_ = static_cast<int64_t>(end_words_[0]);
     result_.rtt_s = static_cast<double>(end_words_[1]) * 1e-6;
+    end_arrived_s_ = seconds_since(start_);
   }
   if (finished(credit_, peer_) && credit_value_ < arrivals_s_.size()) {
     credit_value_ = arrivals_s_.size();
@@ -379,7 +413,7 @@ void LinkProbe::responder_bulk() {
   if (credit_value_ < arrivals_s_.size()) return;  // the last credit goes before the ack
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slot_chunk_[i] >= 0) transport_.cancel(&slots_[i]), slots_[i].state = Completion::kDone, slot_chunk_[i] = -1;
-  const topology::DeliveryRate rate = topology::stream_delivery_rate(arrivals_s_, kChunkBytes, result_.rtt_s);
+  const topology::DeliveryRate rate = topology::stream_delivery_rate(arrivals_s_, kChunkBytes, result_.rtt_s, end_arrived_s_);
   ack_words_ = {rate.bytes_per_s, rate.steady ? 1.0 : 0.0};
   log_arrivals();
   reset(recv_);  // reuse: the ack send

@@ -31,6 +31,7 @@ class LinkProbe {
 
  private:
   void post_send(uint32_t index, const void* data, size_t bytes, Completion& completion);
+  void post_chunk_send(size_t slot);
   void post_recv(uint32_t index, void* data, size_t bytes, Completion& completion);
   void post_control_recv();
   bool send_control(uint64_t word);
@@ -59,6 +60,7 @@ class LinkProbe {
 
   Transport& transport_;
   const int me_, peer_;
+  const int connections_;  // parallel connections the stream spreads over
   const bool pinger_;
   const topology::ProbeOptions& options_;
   const Clock::time_point start_;
@@ -85,6 +87,7 @@ class LinkProbe {
   int64_t expected_chunks_ = -1;
   std::array<double, 2> ack_words_{};  // delivery rate (bytes/s), steady (1) or still rising (0)
   double bulk_start_s_ = 0, first_pong_s_ = 0, stream_end_s_ = 0;
+  double end_arrived_s_ = 0;  // responder: when the end message came (the sender had stopped)
   bool held_ = false;  // pinger: the drain rules hold the stream back since held_at_s_
   double held_at_s_ = 0, held_s_ = 0;
   topology::LinkDistance result_;

@@ -22,7 +22,8 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-DeliveryRate delivery_rate(std::vector<double> arrivals_s, double chunk_bytes, double bin_s, double min_span_s) {
+DeliveryRate delivery_rate(std::vector<double> arrivals_s, double chunk_bytes, double bin_s, double min_span_s,
+                           double fed_until_s) {
   std::sort(arrivals_s.begin(), arrivals_s.end());
   const size_t n = arrivals_s.size();
   if (n < 2 || bin_s <= 0) return {};
@@ -48,6 +49,13 @@ DeliveryRate delivery_rate(std::vector<double> arrivals_s, double chunk_bytes, d
   for (size_t first = 0; first + run <= bins; ++first)
     medians.push_back(lower_median({rates.begin() + first, rates.begin() + first + run}));
   const double best = *std::max_element(medians.begin(), medians.end());
+  // Bins after the sender stopped feeding the link, and slower than a
+  // plateau, are the drain's tail (the last segments, a retransmission
+  // timeout): they say nothing of the link, so they leave the stream.
+  size_t fed = bins;
+  while (fed > 1 && start + static_cast<double>(fed - 1) * bin_s >= fed_until_s &&
+         rates[fed - 1] < kSteadyShare * best)
+    --fed;
   // The plateau runs from the first bin near `level` inside the first run
   // whose median is near it, to the last bin near it. Its mean rate is exact
   // up to the backlog at its start: bytes are conserved across a stall and
@@ -65,9 +73,9 @@ DeliveryRate delivery_rate(std::vector<double> arrivals_s, double chunk_bytes, d
   };
   // The best median may itself be a catch-up: the level is the mean from the
   // first bin near it to the end of the stream, where bytes are conserved.
-  const double level = std::min(best, mean_of_bins(plateau_start(best), bins));
+  const double level = std::min(best, mean_of_bins(std::min(plateau_start(best), fed - 1), fed));
   const size_t from = plateau_start(level);
-  size_t to = bins;
+  size_t to = fed;
   while (to > from + 1 && rates[to - 1] < kSteadyShare * level) --to;
   // Steady: the plateau lasts two runs. A stream cut while its window was
   // still opening reaches its best only at its end.
@@ -75,13 +83,14 @@ DeliveryRate delivery_rate(std::vector<double> arrivals_s, double chunk_bytes, d
   return {std::min(best, mean_of_bins(from, to)), true};
 }
 
-DeliveryRate stream_delivery_rate(const std::vector<double>& arrivals_s, double chunk_bytes, double rtt_s) {
+DeliveryRate stream_delivery_rate(const std::vector<double>& arrivals_s, double chunk_bytes, double rtt_s,
+                                  double fed_until_s) {
   constexpr double kMinBinS = 0.02, kRunS = 0.1;
   if (arrivals_s.size() < 2) return {};
   const auto [first, last] = std::minmax_element(arrivals_s.begin(), arrivals_s.end());
   const double whole = *last - *first;
   return delivery_rate(arrivals_s, chunk_bytes, std::max(rtt_s, std::min(kMinBinS, whole / 16)),
-                       std::min(kRunS, whole / 4));
+                       std::min(kRunS, whole / 4), fed_until_s);
 }
 
 }  // namespace strata::topology

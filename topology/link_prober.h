@@ -18,6 +18,13 @@ struct ProbeOptions {
   // 100 ms, so a fast link is not timed over one scheduler hiccup) or at the
   // budget; 0 skips bandwidth.
   uint64_t bandwidth_bytes = uint64_t{64} << 20;
+  // Parallel connections per pair that the stream spreads over (where the
+  // transport has them, Transport::connect): their TCP windows open
+  // together, so the sum reaches the link rate sooner. On the testbed (MTU
+  // 64000) one connection's window took about 500 ms to open on a 50 ms
+  // link; 16 reached 500 Mbit/s about 175 ms after the first chunk, 8 not
+  // early enough for a steady plateau in 1 s (docs/topology.md).
+  int connections = 16;
 };
 
 class LinkProber {

@@ -22,6 +22,11 @@ class RoutedTransport final : public Transport {
 
   void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  int connect(int peer, int connections) override { return transport_for(peer).connect(peer, connections); }
+  void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
+                     Completion* done) override {
+    transport_for(peer).post_send_via(peer, connection, tag, data, bytes, done);
+  }
   void cancel(Completion* done) override;
   bool progress() override;
   // Sleeps once on every transport's descriptors when all of them can

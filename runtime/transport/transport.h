@@ -59,6 +59,28 @@ class Transport {
   virtual void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) = 0;
   virtual void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) = 0;
 
+  // Opens the connections to `peer` now instead of on its first message, so
+  // that the setups of several peers overlap, and asks for at least
+  // `connections` parallel ones; both ends should ask for the same count,
+  // before any message between them. Returns how many there are: 1 where
+  // the transport has no such notion (shared memory, loopback). post_send
+  // keeps to the connections (lanes) the transport was configured with; the
+  // others carry only post_send_via. The topology probe streams over all of
+  // them so that several TCP windows open at once.
+  virtual int connect(int peer, int connections) {
+    (void)peer, (void)connections;
+    return 1;
+  }
+
+  // post_send through connection `connection` (0 .. connect()'s count - 1)
+  // to `peer`. Messages with equal tags must take the same connection, or
+  // they may arrive out of order.
+  virtual void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
+                             Completion* done) {
+    (void)connection;
+    post_send(peer, tag, data, bytes, done);
+  }
+
   // Withdraws a transfer that is still pending. On return the transport no
   // longer touches its buffer or `done`.
   virtual void cancel(Completion* done) = 0;

@@ -173,6 +173,24 @@ TEST(LinkEstimates, TailAfterTheLastSegmentIsNotTheRate) {
   expect_delays_ignored([](double t) { return t > 0.598 ? t + 0.2 : t; }, 0.0, 0.05);
 }
 
+// A 50 ms link over 16 connections (as measured): a three-bin ramp with a
+// dip, a 300 ms plateau at 0.48 Gbit/s, and after the sender stopped, a
+// retransmission tail of three slow bins. Counted in, the tail pulled the
+// level into the ramp (0.41); left out, the plateau is the rate.
+TEST(LinkEstimates, DrainTailAfterTheSenderStoppedIsLeftOut) {
+  std::vector<double> arrivals;
+  const double rates[] = {0.16, 0.33, 0.18, 0.48, 0.48, 0.48, 0.48, 0.48, 0.48, 0.1, 0.05, 0.06};
+  for (int bin = 0; bin < 12; ++bin) steady(arrivals, 0.3 + bin * 0.05, 0.35 + bin * 0.05, rates[bin] * kGbit);
+  arrivals.push_back(0.3 + 12 * 0.05);  // closes the last bin
+  const double stopped_s = 0.3 + 9 * 0.05 - 0.01;
+  const DeliveryRate trimmed = delivery_rate(arrivals, kChunk, 0.05, 0.1, stopped_s);
+  EXPECT_TRUE(trimmed.steady);
+  EXPECT_NEAR(trimmed.bytes_per_s, 0.48 * kGbit, 0.05 * 0.48 * kGbit);
+  EXPECT_LT(delivery_rate(arrivals, kChunk, 0.05, 0.1).bytes_per_s, 0.44 * kGbit);
+  // Slow bins while the sender still fed the link are not a tail.
+  EXPECT_LT(delivery_rate(arrivals, kChunk, 0.05, 0.1, 0.3 + 11 * 0.05).bytes_per_s, 0.44 * kGbit);
+}
+
 // Arrivals in any order give the same answer (lanes complete out of order).
 TEST(LinkEstimates, OrderDoesNotMatter) {
   std::vector<double> arrivals;

@@ -206,6 +206,35 @@ TEST_P(UcxTransportTest, SharedMemoryOnlyWhenAllowed) {
   }
 }
 
+// Transport::connect opens the connections before the first message, as
+// many as asked (never past kMaxUcxLanes, never for itself, never below the
+// configured lanes); post_send_via reaches each of them, post_send keeps to
+// the configured lanes, and every message matches by tag.
+TEST(UcxLanes, ConnectOpensExtraConnectionsBeforeTheFirstMessage) {
+  auto world = make_ucx_world(2, options_with_shm(false));
+  EXPECT_EQ(world[0]->connect(1, 4), 4);
+  EXPECT_EQ(world[1]->connect(0, 4), 4);
+  EXPECT_EQ(world[0]->connect(1, 8), 4) << "connected: the lanes stay";
+  EXPECT_EQ(world[0]->connect(0, 4), 1) << "messages to itself use one endpoint";
+  std::vector<uint64_t> out(8), in(8, 0);
+  std::vector<Completion> sends(8), recvs(8);
+  std::vector<Completion*> all;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = 1000 + i;
+    world[1]->post_recv(0, 40 + i, &in[i], sizeof(uint64_t), &recvs[i]);
+    if (i % 2 == 0) world[0]->post_send_via(1, static_cast<int>(i / 2), 40 + i, &out[i], sizeof(uint64_t), &sends[i]);
+    else world[0]->post_send(1, 40 + i, &out[i], sizeof(uint64_t), &sends[i]);
+    all.insert(all.end(), {&sends[i], &recvs[i]});
+  }
+  ASSERT_TRUE(drive(world, all));
+  EXPECT_EQ(in, out);
+  const std::string path = describe_ucx_path(*world[0], 1);
+  EXPECT_NE(path.find("endpoint 3 of 4"), std::string::npos) << path;
+  auto wide = make_ucx_world(2, options_with_shm(false));
+  EXPECT_EQ(wide[0]->connect(1, 100), kMaxUcxLanes);
+  EXPECT_EQ(wide[1]->connect(0, 100), kMaxUcxLanes);
+}
+
 TEST(UcxLanes, LaneDependsOnTheTagAloneAndRotates) {
   for (int lanes : {1, 2, 3, 8}) {
     for (uint64_t tag : {uint64_t{0}, uint64_t{77}, ~uint64_t{0}, uint64_t{0xabc} << 52}) {
@@ -304,6 +333,7 @@ TEST(UcxTransport, MisuseIsReported) {
   int value = 0;
   Completion done;
   EXPECT_THROW(world[0]->post_send(1, 0, &value, sizeof(value), &done), Error);
+  EXPECT_THROW(world[0]->post_send_via(1, 0, 0, &value, sizeof(value), &done), Error);
   EXPECT_THROW(world[0]->post_recv(-1, 0, &value, sizeof(value), &done), Error);
   world[0]->post_recv(0, 1, &value, sizeof(value), &done);
   try {

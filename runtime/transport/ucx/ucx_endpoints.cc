@@ -55,6 +55,7 @@ UcxTransport::UcxTransport(Bootstrap& bootstrap, const UcxTransportOptions& opti
     peer.process = contacts[rank].process;
     // Messages to itself never touch a network: more lanes would only add endpoints.
     peer.lane_count = static_cast<int>(rank) == rank_ ? 1 : options.lanes;
+    peer.endpoint_count = peer.lane_count;
     peer.watchable = static_cast<int>(rank) != rank_ && can_watch(self, peer.process);
     watches_processes_ |= peer.watchable;
   }
@@ -81,7 +82,7 @@ bool UcxTransport::connect_locked(int rank) {
   Peer& peer = peers_[rank];
   if (!peer.endpoints.empty()) return true;
   if (!peer.failure.empty()) return false;  // never reconnect: the peer's state is gone
-  for (int lane = 0; lane < peer.lane_count; ++lane) {
+  for (int lane = 0; lane < peer.endpoint_count; ++lane) {
     ucp_ep_h endpoint = create_endpoint_locked(peer, lane);
     if (endpoint == nullptr) {
       close_endpoints_locked(peer, true);  // all lanes or none: a message may take any of them
@@ -92,10 +93,29 @@ bool UcxTransport::connect_locked(int rank) {
   return true;
 }
 
+// Extra endpoints only before the first message: all of a peer's endpoints
+// are created together, so that the k-th pairs with the other side's k-th.
+// post_send keeps to the first lane_count: on the testbed, collectives
+// spread over 16 lanes ran 15-40% slower than over one (docs/topology.md).
+int UcxTransport::connect(int rank, int connections) {
+  std::lock_guard lock(mutex_);
+  if (rank < 0 || rank >= size())
+    fail(ErrorCode::kInvalidArgument, {rank_, rank, "ucx connect"}, "peer {} is out of range", rank);
+  Peer& peer = peers_[rank];
+  if (peer.endpoints.empty() && rank != rank_)
+    peer.endpoint_count = std::clamp(connections, peer.lane_count, kMaxUcxLanes);
+  return connect_locked(rank) ? static_cast<int>(peer.endpoints.size()) : 1;
+}
+
 ucp_ep_h UcxTransport::endpoint_locked(int rank, uint64_t tag) {
   if (!connect_locked(rank)) return nullptr;
+  return peers_[rank].endpoints[ucx_lane_for_tag(tag, peers_[rank].lane_count)];
+}
+
+ucp_ep_h UcxTransport::endpoint_via_locked(int rank, int connection) {
+  if (!connect_locked(rank)) return nullptr;
   const std::vector<ucp_ep_h>& endpoints = peers_[rank].endpoints;
-  return endpoints[ucx_lane_for_tag(tag, static_cast<int>(endpoints.size()))];
+  return endpoints[static_cast<size_t>(connection) % endpoints.size()];
 }
 
 ucp_ep_h UcxTransport::create_endpoint_locked(Peer& peer, int lane) {
@@ -110,13 +130,13 @@ ucp_ep_h UcxTransport::create_endpoint_locked(Peer& peer, int lane) {
   ucp_ep_h endpoint = nullptr;
   ucs_status_t status = ucp_ep_create(worker_.get(), &params, &endpoint);
   if (status != UCS_OK) {
-    peer.failure = fmt::format("cannot create an endpoint (lane {} of {}): {}", lane, peer.lane_count,
+    peer.failure = fmt::format("cannot create an endpoint (lane {} of {}): {}", lane, peer.endpoint_count,
                                ucs_status_string(status));
     log(LogLevel::kWarn, "ucx: rank {}: peer {}: {}", rank_, peer.rank, peer.failure);
     return nullptr;
   }
   if (log_level() >= LogLevel::kInfo) {
-    log(LogLevel::kInfo, "ucx: rank {} -> peer {} (lane {} of {}):\n{}", rank_, peer.rank, lane, peer.lane_count,
+    log(LogLevel::kInfo, "ucx: rank {} -> peer {} (lane {} of {}):\n{}", rank_, peer.rank, lane, peer.endpoint_count,
         print_endpoint(endpoint));
   }
   return endpoint;

@@ -51,8 +51,21 @@ UcxTransport::Operation* UcxTransport::add_operation_locked(Completion* done, in
 void UcxTransport::post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) {
   std::lock_guard lock(mutex_);
   handle_peer_failures_locked();
-  Operation* operation = add_operation_locked(done, peer, false, tag, bytes);
-  ucp_ep_h endpoint = endpoint_locked(peer, tag);
+  send_locked(peer, -1, tag, data, bytes, done);
+}
+
+void UcxTransport::post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
+                                 Completion* done) {
+  std::lock_guard lock(mutex_);
+  handle_peer_failures_locked();
+  send_locked(peer, std::max(connection, 0), tag, data, bytes, done);
+}
+
+// `connection` < 0: the lane the tag picks.
+void UcxTransport::send_locked(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
+                               Completion* done) {
+  Operation* operation = add_operation_locked(done, peer, false, tag, bytes);  // checks `peer`
+  ucp_ep_h endpoint = connection < 0 ? endpoint_locked(peer, tag) : endpoint_via_locked(peer, connection);
   if (endpoint == nullptr) {
     complete_locked(operation, UCS_ERR_UNREACHABLE, 0);
     return;

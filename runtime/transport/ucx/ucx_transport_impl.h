@@ -31,6 +31,9 @@ class UcxTransport final : public Transport {
 
   void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  int connect(int peer, int connections) override;
+  void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
+                     Completion* done) override;
   void cancel(Completion* done) override;
   bool progress() override;
   void wait_for_activity(std::chrono::microseconds timeout) override;
@@ -61,8 +64,9 @@ class UcxTransport final : public Transport {
     std::vector<std::byte> address;
     ProcessIdentity process;
     bool watchable = false;  // its process is visible here, so we check it is alive
-    int lane_count = 1;               // endpoints this peer gets once connected
-    std::vector<ucp_ep_h> endpoints;  // one per lane; empty until connected and once closed
+    int lane_count = 1;        // endpoints post_send spreads over (the first ones)
+    int endpoint_count = 1;    // endpoints this peer gets once connected: lanes, then post_send_via's extra ones
+    std::vector<ucp_ep_h> endpoints;  // empty until connected and once closed
     std::string failure;  // non-empty once an endpoint reported an error (the peer is then done)
   };
 
@@ -83,6 +87,9 @@ class UcxTransport final : public Transport {
   bool connect_locked(int peer);
   // The endpoint that a message with `tag` takes to `peer`; null if unreachable.
   ucp_ep_h endpoint_locked(int peer, uint64_t tag);
+  // The endpoint of connection `connection` (modulo their count); null if unreachable.
+  ucp_ep_h endpoint_via_locked(int peer, int connection);
+  void send_locked(int peer, int connection, uint64_t tag, const void* data, size_t bytes, Completion* done);
   ucp_ep_h create_endpoint_locked(Peer& peer, int lane);
   void close_endpoints_locked(Peer& peer, bool force);
   void handle_peer_failures_locked();

@@ -43,6 +43,15 @@ std::vector<std::pair<std::string, std::string>> config_overrides(const UcxTrans
   // (common/message_limits.h). A UCX_RNDV_THRESH in the environment still wins.
   if (std::getenv("UCX_RNDV_THRESH") == nullptr)
     overrides.emplace_back("RNDV_THRESH", std::to_string(kEagerMessageBytes));
+  // By default UCX 1.13 connects a tcp endpoint inside ucp_ep_create,
+  // blocking for one round trip per connection: on the testbed, creating 4
+  // endpoints to each of two peers took 162-324 ms (10 ms per endpoint at
+  // 10 ms RTT, 50 ms at 50 ms), and a peer's first message waited for all of
+  // them (docs/topology.md). Non-blocking, they connect in parallel while
+  // the worker progresses. A UCX_TCP_CONN_NB in the environment still wins.
+  // (The key has no TCP_ prefix: ucp_config_modify passes it on to each
+  // transport's table, where "TCP_CONN_NB" matched nothing.)
+  if (std::getenv("UCX_TCP_CONN_NB") == nullptr) overrides.emplace_back("CONN_NB", "y");
   // Keepalive is how UCX notices a peer that died without closing a socket
   // (always the case over shared memory). UCX's 20 s default outlasts short
   // timeouts; a round is one small message or a pid check per endpoint.
