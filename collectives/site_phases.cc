@@ -166,10 +166,6 @@ GridRings grid_rings(const NodeGrid& grid, const std::vector<int>& members, int 
   return rings;
 }
 
-}  // namespace
-
-namespace {
-
 // The reduce-scatter runs the node ring, then the position ring; the
 // all-gather the same rings in the opposite order.
 void site_rings(WorkArea work, const Network& network, const std::vector<int>& members, int me,
