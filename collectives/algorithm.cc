@@ -1,5 +1,6 @@
 #include "collectives/algorithm.h"
 
+#include <algorithm>
 #include <array>
 
 #include "collectives/algorithms.h"
@@ -21,6 +22,12 @@ const Algorithm* find_algorithm(Collective collective, std::string_view name) {
   for (const Algorithm* algorithm : all_algorithms())
     if (algorithm->collective() == collective && algorithm->name() == name) return algorithm;
   return nullptr;
+}
+
+uint32_t FlatAlgorithm::receive_window_on(const Network& network) {
+  const auto& nodes = network.node_of_rank;
+  const bool one_node = std::all_of(nodes.begin(), nodes.end(), [&](int node) { return node == nodes.front(); });
+  return one_node ? kReceiveWindow : 0;
 }
 
 uint64_t pipeline_segments(const CollectiveRequest& request, uint64_t bytes, uint64_t stages) {

@@ -16,7 +16,11 @@ class AllReduceRing final : public FlatAlgorithm {
   }
   Collective collective() const override { return Collective::kAllReduce; }
   double predict_seconds(const CollectiveRequest& request, const LinkCost& cost) const override;
-  RankSchedule build(const CollectiveRequest& request, int rank) const override;
+  RankSchedule build(const CollectiveRequest& request, int rank) const override {
+    return build_with_receive_window(request, rank, kReceiveWindow);
+  }
+  RankSchedule build_with_receive_window(const CollectiveRequest& request, int rank,
+                                         uint32_t receive_window) const override;
 };
 
 double AllReduceRing::predict_seconds(const CollectiveRequest& request, const LinkCost& cost) const {
@@ -27,7 +31,8 @@ double AllReduceRing::predict_seconds(const CollectiveRequest& request, const Li
          (n - 1) / n * bytes / cost.reduce_bytes_per_s;
 }
 
-RankSchedule AllReduceRing::build(const CollectiveRequest& request, int rank) const {
+RankSchedule AllReduceRing::build_with_receive_window(const CollectiveRequest& request, int rank,
+                                                     uint32_t receive_window) const {
   ScheduleBuilder b(request, rank);
   const int n = request.nranks;
   if (n == 1) {
@@ -48,7 +53,7 @@ RankSchedule AllReduceRing::build(const CollectiveRequest& request, int rank) co
   // Reduce-scatter: at step t send block r-t, receive block r-t-1 and reduce
   // it into recv; after n-1 steps this rank owns block r+1.
   std::vector<StepId> last(segments, kNoStep), sent(segments * (n - 1));
-  WindowedRecvReduce receives(b, kReceiveWindow);
+  WindowedRecvReduce receives(b, receive_window);
   for (int t = 0; t < n - 1; ++t) {
     for (uint64_t s = 0; s < segments; ++s) {
       const uint32_t from = t == 0 ? kSendBuffer : kRecvBuffer;

@@ -22,6 +22,11 @@ class ReduceScatterRing final : public FlatAlgorithm {
   }
 
   RankSchedule build(const CollectiveRequest& request, int rank) const override {
+    return build_with_receive_window(request, rank, kReceiveWindow);
+  }
+
+  RankSchedule build_with_receive_window(const CollectiveRequest& request, int rank,
+                                         uint32_t receive_window) const override {
     ScheduleBuilder b(request, rank);
     const int n = request.nranks;
     const uint64_t count = request.count;
@@ -42,7 +47,7 @@ class ReduceScatterRing final : public FlatAlgorithm {
       return b.scratch_region((t % 2) * count + parts.block_offset(s), parts.block_count(s));
     };
     std::vector<StepId> reduced(segments, kNoStep), sent_before(segments, kNoStep);
-    WindowedRecvReduce receives(b, kReceiveWindow);
+    WindowedRecvReduce receives(b, receive_window);
     for (int t = 0; t < n - 1; ++t) {
       for (uint64_t s = 0; s < segments; ++s) {
         const Region outgoing = t == 0 ? input(block_of(1), s) : slot(t - 1, s);

@@ -67,6 +67,19 @@ TEST(ScheduleTest, RingAllReduceStagingIsAFewSegments) {
   EXPECT_EQ(schedule.staging_bytes, 4 * kDefaultSegmentBytes);
 }
 
+// Across nodes (here two sites) the ring posts every receive at once: over
+// a long link it needs the link's bandwidth-delay product in flight.
+TEST(ScheduleTest, RingAcrossNodesDoesNotWindowItsReceives) {
+  const Network one_node = Network::uniform();
+  const Network two_sites = Network::with_sites({0, 0, 1, 1}, LinkCost{40e-3, 125e6, 4e9});
+  EXPECT_EQ(FlatAlgorithm::receive_window_on(one_node), kReceiveWindow);
+  EXPECT_EQ(FlatAlgorithm::receive_window_on(two_sites), 0u);
+  CollectiveRequest request = float_request(4, (64 << 20) / 4);
+  request.collective = Collective::kAllReduce;
+  const RankSchedule schedule = allreduce_ring().build(request, two_sites, 1);
+  EXPECT_GT(schedule.staging_bytes, 8 * kDefaultSegmentBytes);  // every reduce-scatter receive has its own area
+}
+
 TEST(ScheduleTest, RejectsScratchBeyondReservation) {
   ScheduleBuilder b(float_request(2, 8), 0);
   b.reserve_scratch(4);
