@@ -192,8 +192,7 @@ RankSchedule ScheduleBuilder::take() {
 
 StepId WindowedRecvReduce::recv_reduce(int peer, Region dst, Region local, std::initializer_list<StepId> deps) {
   const StepId id = builder_.recv_reduce(peer, dst, local, deps);
-  if (window_ > 0 && posted_.size() >= window_) builder_.add_dependency(id, posted_[posted_.size() - window_]);
-  posted_.push_back(id);
+  posted_.admit(builder_, id);
   return id;
 }
 

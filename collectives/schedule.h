@@ -113,19 +113,34 @@ class ScheduleBuilder {
   uint64_t element_size_;
 };
 
+// At most `window` of a sequence of steps in flight (0: no limit): the k-th
+// step admitted waits for the (k - window)-th.
+class StepWindow {
+ public:
+  explicit StepWindow(uint32_t window) : window_(window) {}
+  template <class Builder>
+  void admit(Builder& builder, StepId id) {
+    if (window_ > 0 && admitted_.size() >= window_) builder.add_dependency(id, admitted_[admitted_.size() - window_]);
+    admitted_.push_back(id);
+  }
+
+ private:
+  uint32_t window_;
+  std::vector<StepId> admitted_;
+};
+
 // recv_reduce steps of which at most `window` are posted at once: the k-th
 // waits until the (k - window)-th has been reduced and then lands in that
 // one's staging area (RankSchedule::finalize), so staging stays `window`
 // cache-resident areas instead of one per segment written out to memory.
 class WindowedRecvReduce {
  public:
-  WindowedRecvReduce(ScheduleBuilder& builder, uint32_t window) : builder_(builder), window_(window) {}
+  WindowedRecvReduce(ScheduleBuilder& builder, uint32_t window) : builder_(builder), posted_(window) {}
   StepId recv_reduce(int peer, Region dst, Region local, std::initializer_list<StepId> deps = {});
 
  private:
   ScheduleBuilder& builder_;
-  uint32_t window_;
-  std::vector<StepId> posted_;
+  StepWindow posted_;
 };
 
 // Splits `count` elements into `parts` nearly equal blocks; block i starts

@@ -158,10 +158,9 @@ namespace {
 // than about the whole work buffer in pieces, and at most a few phases share
 // a peer. Below it a tiny STRATA_CHUNK is raised, as the flat algorithms do.
 uint64_t smallest_piece(const CollectiveRequest& request, uint64_t elements) {
-  const bool per_block = request.collective == Collective::kAllGather ||
-                         request.collective == Collective::kReduceScatter ||
-                         request.collective == Collective::kAllToAll;
-  const uint64_t work = request.count * (per_block ? static_cast<uint64_t>(std::max(request.nranks, 1)) : 1);
+  // The larger buffer: n blocks for AllGather, ReduceScatter and AlltoAll.
+  const uint64_t work =
+      std::max(request.send_buffer_bytes(), request.recv_buffer_bytes(0)) / datatype_size(request.dtype);
   constexpr uint64_t kPhasesPerPeer = 4;
   const uint64_t floor = (work * kPhasesPerPeer + kMaxMessagesPerPair - 1) / kMaxMessagesPerPair;
   return std::max<uint64_t>({1, floor, elements});

@@ -52,10 +52,9 @@ uint32_t WindowedSends::window_for(int peer) const {
 
 StepId WindowedSends::send(int peer, Region src) {
   const StepId id = builder_.send(peer, src);
-  std::vector<StepId>& sent = sent_[peer];
-  const uint32_t window = window_for(peer);
-  if (window > 0 && sent.size() >= window) builder_.add_dependency(id, sent[sent.size() - window]);
-  sent.push_back(id);
+  auto window = sent_.find(peer);
+  if (window == sent_.end()) window = sent_.emplace(peer, StepWindow(window_for(peer))).first;
+  window->second.admit(builder_, id);
   return id;
 }
 

@@ -47,7 +47,7 @@ class WindowedSends {
   uint32_t window_;
   const SiteLayout* layout_ = nullptr;
   std::vector<uint32_t> window_to_site_;
-  std::map<int, std::vector<StepId>> sent_;
+  std::map<int, StepWindow> sent_;  // per peer
 };
 
 struct WorkArea {

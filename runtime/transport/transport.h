@@ -91,8 +91,15 @@ class Transport {
 
   // Blocks until the transport may have something to progress or `timeout`
   // passes. Must sleep in the kernel, not spin, so that more ranks than cores
-  // still make progress.
-  virtual void wait_for_activity(std::chrono::microseconds timeout) = 0;
+  // still make progress. By default: arm_wait(), one ppoll on its
+  // descriptors, disarm_wait(); a transport that cannot arm overrides it.
+  virtual void wait_for_activity(std::chrono::microseconds timeout) {
+    if (timeout.count() <= 0) return;  // a zero wait would only cost syscalls
+    WaitSet set{.fds = {}, .timeout = timeout};
+    if (arm_wait(set) != Armed::kArmed) return;
+    sleep_on(set);
+    disarm_wait();
+  }
 
   // Sleeping on several transports together (RoutedTransport), in the manner
   // of ucp_worker_arm: kArmed added this transport's descriptors to `set`

@@ -212,14 +212,6 @@ Transport::Armed ShmTransport::arm_wait(WaitSet& set) {
   return Armed::kArmed;
 }
 
-void ShmTransport::wait_for_activity(std::chrono::microseconds timeout) {
-  if (timeout.count() <= 0) return;  // a zero wait would only cost syscalls
-  WaitSet set{.fds = {}, .timeout = timeout};
-  if (arm_wait(set) != Armed::kArmed) return;
-  sleep_on(set);
-  disarm_wait();
-}
-
 static ShmTransport& as_shm(Transport& transport, const char* operation) {
   auto* shm = dynamic_cast<ShmTransport*>(&transport);
   if (shm == nullptr) {

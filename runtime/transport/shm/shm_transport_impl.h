@@ -134,7 +134,6 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
   void cancel(Completion* done) override;
   bool progress() override;
-  void wait_for_activity(std::chrono::microseconds timeout) override;
   Armed arm_wait(WaitSet& set) override;
   void disarm_wait() override;
 

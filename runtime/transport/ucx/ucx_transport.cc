@@ -228,13 +228,6 @@ void UcxTransport::disarm_wait() {
   --waiters_;
 }
 
-void UcxTransport::wait_for_activity(std::chrono::microseconds timeout) {
-  WaitSet set{.fds = {}, .timeout = timeout};
-  if (arm_wait(set) != Armed::kArmed) return;
-  sleep_on(set);
-  disarm_wait();
-}
-
 void UcxTransport::cancel(Completion* done) {
   std::unique_lock lock(mutex_);
   auto found = by_completion_.find(done);

@@ -36,7 +36,6 @@ class UcxTransport final : public Transport {
                      Completion* done) override;
   void cancel(Completion* done) override;
   bool progress() override;
-  void wait_for_activity(std::chrono::microseconds timeout) override;
   Armed arm_wait(WaitSet& set) override;
   void disarm_wait() override;
 
