@@ -106,6 +106,7 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
   share_node_hardware(bootstrap, topology);  // NUMA, cores, GPUs, NICs per node (hwloc)
   auto impl = std::make_unique<Impl>();
   impl->transport = connect_transports(bootstrap, topology);
+  impl->node_shared_arenas = config().shm && topology.ranks_on_node(topology.node_of_rank[bootstrap.rank()]) > 1;
   // Sites and link distances, before any other traffic (the probe uses the transport's tags alone).
   discover_sites_and_distances(bootstrap, *impl->transport, topology);
   for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
@@ -151,6 +152,7 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
 
   auto impl = std::make_unique<Impl>();
   impl->transport = impl_->transport;
+  impl->node_shared_arenas = impl_->node_shared_arenas;
   std::vector<std::string> hosts;
   for (int member : members) {
     impl->transport_rank_of.push_back(impl_->transport_rank_of[member]);

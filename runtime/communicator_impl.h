@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collectives/network.h"
+#include "common/node_shared_memory.h"
 #include "runtime/communicator.h"
 #include "runtime/executor.h"
 #include "runtime/plan_cache.h"
@@ -24,7 +25,11 @@ struct Communicator::Impl {
   std::vector<uint32_t> sends_to, receives_from;  // point-to-point sequence per peer
   uint32_t splits = 0;
   PlanCache plans;
-  std::vector<std::vector<std::byte>> arenas;  // scratch + staging, one per operation of a group
+  // Scratch + staging, one per operation of a group. Node-shared when ranks
+  // on this host reach this one over shared memory, so that they read what
+  // it sends from scratch in place (Transport::post_recv_view).
+  std::vector<std::unique_ptr<HostBuffer>> arenas;
+  bool node_shared_arenas = false;
   collectives::Network network;  // the planner's view of this communicator's ranks
   ExecutionLimits limits;
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO

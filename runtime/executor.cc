@@ -67,7 +67,7 @@ class OperationRun {
       if (state == Completion::kFailed) fail_transfer(id);
       in_flight_[i] = in_flight_.back();
       in_flight_.pop_back();
-      if ((*steps_)[id].kind == StepKind::kRecvReduce) reduce_received(id);
+      if ((*steps_)[id].kind == StepKind::kRecvReduce) reduce_view(id);
       complete(id);
       any = true;
     }
@@ -107,10 +107,7 @@ class OperationRun {
   // both sides know the length, so neither sends a message).
   bool post(StepId id, const Step& step) {
     const uint64_t bytes = step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes;
-    if (bytes == 0) {
-      if (step.kind == StepKind::kRecvReduce) reduce_received(id);
-      return false;
-    }
+    if (bytes == 0) return false;  // a zero-length reduce has nothing to do
     const int peer = op_->transport_rank_of[step.peer];
     Completion* done = &completions_[id];
     done->state.store(Completion::kPending, std::memory_order_relaxed);
@@ -118,10 +115,13 @@ class OperationRun {
     if (step.kind == StepKind::kSend) {
       const uint64_t tag = op_->tag.for_message(op_->transport->rank(), step.message_index);
       op_->transport->post_send(peer, tag, address(step.src), bytes, done);
+    } else if (step.kind == StepKind::kRecv) {
+      op_->transport->post_recv(peer, op_->tag.for_message(peer, step.message_index), address(step.dst), bytes, done);
     } else {
-      const uint64_t tag = op_->tag.for_message(peer, step.message_index);
-      std::byte* landing = step.kind == StepKind::kRecv ? address(step.dst) : op_->staging + step.staging_offset;
-      op_->transport->post_recv(peer, tag, landing, bytes, done);
+      // The transport may hand back the sender's own buffer to reduce from
+      // (a node-shared allocation on this host), skipping the copy into staging.
+      op_->transport->post_recv_view(peer, op_->tag.for_message(peer, step.message_index),
+                                     op_->staging + step.staging_offset, bytes, done);
     }
     return true;
   }
@@ -141,9 +141,11 @@ class OperationRun {
     host_reduce(request.dtype, request.op, address(dst), address(a), b, elements(dst));
   }
 
-  void reduce_received(StepId id) {
+  void reduce_view(StepId id) {
     const Step& step = (*steps_)[id];
-    reduce(step.dst, step.src, op_->staging + step.staging_offset);
+    Completion& done = completions_[id];
+    reduce(step.dst, step.src, done.view);
+    op_->transport->release_view(op_->transport_rank_of[step.peer], &done);
   }
 
   void complete(StepId id) {

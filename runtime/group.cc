@@ -2,6 +2,7 @@
 // number its messages, bind memory, run, and record failures on the
 // communicators involved.
 #include <algorithm>
+#include <bit>
 
 #include "collectives/planner.h"
 #include "common/log.h"
@@ -20,11 +21,15 @@ struct GroupState {
 };
 thread_local GroupState t_group;
 
+// Arenas only grow, to powers of two, and hold nothing between operations;
+// a node-shared one is replaced only once every earlier operation of the
+// communicator has ended, so no peer still reads the old one.
 std::byte* arena(Communicator::Impl& impl, size_t index, uint64_t bytes) {
   if (impl.arenas.size() <= index) impl.arenas.resize(index + 1);
   auto& memory = impl.arenas[index];
-  if (memory.size() < bytes) memory.resize(bytes);
-  return memory.data();
+  if (!memory || memory->size() < bytes)
+    memory = std::make_unique<HostBuffer>(std::bit_ceil(std::max<uint64_t>(bytes, 4096)), impl.node_shared_arenas);
+  return memory->data();
 }
 
 // The sequence number that keeps this operation's tags apart from others.

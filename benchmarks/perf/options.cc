@@ -113,6 +113,9 @@ void add_flags(CLI::App& app, PerfOptions& o, RawFlags& raw) {
                "size by size), so none runs on connections another's larger messages warmed up");
   app.add_flag("--compare-mpi", o.compare_mpi,
                "Also time the equivalent Open MPI call on the same buffers and print it beside Strata");
+  app.add_option("-R,--node-shared", o.node_shared,
+                 "1: allocate the buffers with strata::alloc_node_shared, so ranks on one host reduce and copy "
+                 "from each other's buffers in place (as nccl-tests' -R registers them; default 0)");
   auto* oop = app.add_flag("--out-of-place", raw.only_out_of_place, "Run only the out-of-place variant");
   auto* ip = app.add_flag("--in-place", raw.only_in_place, "Run only the in-place variant");
   oop->excludes(ip);

@@ -38,6 +38,7 @@ struct PerfOptions {
   bool explain = false;
   bool compare_mpi = false;
   bool interleave = false;  // with an --algo list: every algorithm at a size before the next size
+  bool node_shared = false;  // -R 1: buffers from alloc_node_shared
 };
 
 // Parses argv. Returns the options, or the exit code when the program should

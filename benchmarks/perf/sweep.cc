@@ -11,8 +11,8 @@
 namespace strata::perf {
 
 Sweep::Sweep(runtime::Communicator& comm, const PerfOptions& options, std::vector<std::string> algos)
-    : comm_(comm), options_(options), algos_(std::move(algos)), send_buffer_(options.max_bytes),
-      recv_buffer_(options.max_bytes) {}
+    : comm_(comm), options_(options), algos_(std::move(algos)), send_buffer_(options.max_bytes, options.node_shared),
+      recv_buffer_(options.max_bytes, options.node_shared) {}
 
 void Sweep::run(Report& report) {
   const std::vector<Point> all = points();

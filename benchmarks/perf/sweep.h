@@ -13,6 +13,7 @@
 #include "benchmarks/perf/layout.h"
 #include "benchmarks/perf/options.h"
 #include "benchmarks/perf/report.h"
+#include "common/node_shared_memory.h"
 #include "runtime/communicator.h"
 
 namespace strata::perf {
@@ -56,8 +57,10 @@ class Sweep {
   bool compare_mpi_ = false;  // for the first algorithm only: Open MPI once is enough
   // Every variant uses these two buffers, sized for the largest point, as
   // nccl-tests allocates once: the timed loops then measure no allocation.
-  std::vector<std::byte> send_buffer_;
-  std::vector<std::byte> recv_buffer_;
+  // Heap memory, or with -R 1 node-shared memory, which ranks on one host
+  // read from each other in place.
+  HostBuffer send_buffer_;
+  HostBuffer recv_buffer_;
   uint64_t seed_ = 0;
 };
 

@@ -22,6 +22,10 @@ class RoutedTransport final : public Transport {
 
   void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  void post_recv_view(int peer, uint64_t tag, void* staging, size_t bytes, Completion* done) override {
+    transport_for(peer).post_recv_view(peer, tag, staging, bytes, done);
+  }
+  void release_view(int peer, Completion* done) override { transport_for(peer).release_view(peer, done); }
   int connect(int peer, int connections) override { return transport_for(peer).connect(peer, connections); }
   void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
                      Completion* done) override {

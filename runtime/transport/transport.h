@@ -25,6 +25,7 @@ struct Completion {
   enum State : uint8_t { kPending = 0, kDone = 1, kFailed = 2 };
   std::atomic<uint8_t> state{kPending};
   uint64_t received_bytes = 0;  // receives: the message's length
+  const std::byte* view = nullptr;  // post_recv_view: where the message can be read
   std::string error;            // kFailed: what went wrong, for the error message
 };
 
@@ -58,6 +59,19 @@ class Transport {
   // than `bytes` fails. Either may complete before the call returns.
   virtual void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) = 0;
   virtual void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) = 0;
+
+  // A receive whose data the caller only reads (to reduce it): like
+  // post_recv into `staging`, but the transport may leave the message where
+  // the sender keeps it, mapped into this process, and skip the copy. Once
+  // `done` is kDone, done->view points at the message (in `staging` or in
+  // the mapping) until release_view(peer, done), which the caller must call
+  // after reading it; the matching send completes only then. Before that,
+  // cancel(done) withdraws it like any receive.
+  virtual void post_recv_view(int peer, uint64_t tag, void* staging, size_t bytes, Completion* done) {
+    done->view = static_cast<const std::byte*>(staging);
+    post_recv(peer, tag, staging, bytes, done);
+  }
+  virtual void release_view(int peer, Completion* done) { (void)peer, (void)done; }
 
   // Opens the connections to `peer` now instead of on its first message, so
   // that the setups of several peers overlap, and asks for at least

@@ -34,7 +34,9 @@ bool output_is_larger(Collective collective) {
 RunResult run_on_loopback(const collectives::Algorithm& algorithm, const CollectiveRequest& request,
                           const std::vector<Bytes>& inputs, bool in_place, const collectives::Network& network) {
   const int n = request.nranks;
-  auto transports = runtime::create_loopback_transports(n);
+  // Both receive-reduce paths: out of place, reducing straight from the
+  // sender's buffer (views); in place, from staging.
+  auto transports = runtime::create_loopback_transports(n, /*views=*/!in_place);
   std::vector<collectives::RankSchedule> schedules;
   std::vector<Bytes> sends(n), recvs(n), arenas(n);
   std::vector<int> identity(n);

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
 #include "common/error.h"
+#include "common/node_shared_memory.h"
 #include "tests/shm/shm_test_util.h"
 
 namespace strata::runtime {
@@ -187,6 +189,41 @@ TEST_P(ShmProcessTest, PeerKilledWithSigkillFailsPendingTransfers) {
   EXPECT_EQ(wait_exit_status(forked.child), 128 + SIGKILL);
   EXPECT_TRUE(testing::shm_entries_of(forked.child).empty());
   EXPECT_TRUE(testing::shm_entries_of(getpid()).empty());
+}
+
+// A node-shared send buffer in another process is mapped and read in
+// place (pidfd_getfd), and the mapping follows the sender's later writes.
+TEST(ShmProcessView, PeersNodeSharedBufferIsReadInPlace) {
+  constexpr size_t kBytes = 2 << 20;
+  Forked forked = fork_rank1([&](Bootstrap& bootstrap) {
+    auto transport = create_shm_transport(bootstrap, {0, 1}, testing::cma_options(true));
+    auto* buffer = static_cast<std::byte*>(alloc_node_shared(kBytes));
+    for (int round = 0; round < 2; ++round) {
+      auto data = pattern(kBytes, 20 + round);
+      std::copy(data.begin(), data.end(), buffer);
+      Completion send;
+      transport->post_send(0, 70 + round, buffer, kBytes, &send);
+      if (!drive_one(*transport, {&send}) || send.state.load() != Completion::kDone) return 1;
+    }
+    bootstrap.allgather({});
+    free_node_shared(buffer);
+    return 0;
+  });
+  auto transport = create_shm_transport(*forked.bootstrap, {0, 1}, testing::cma_options(true));
+  std::vector<std::byte> staging(kBytes);
+  for (int round = 0; round < 2; ++round) {
+    Completion recv;
+    transport->post_recv_view(1, 70 + round, staging.data(), kBytes, &recv);
+    ASSERT_TRUE(drive_one(*transport, {&recv}));
+    ASSERT_EQ(recv.state.load(), Completion::kDone) << recv.error;
+    EXPECT_NE(recv.view, staging.data()) << "not mapped from the other process";
+    const auto expected = pattern(kBytes, 20 + round);
+    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), recv.view)) << "round " << round;
+    transport->release_view(1, &recv);
+  }
+  forked.bootstrap->allgather({});
+  transport.reset();
+  EXPECT_EQ(wait_exit_status(forked.child), 0);
 }
 
 TEST(ShmSegmentNames, NoneRemainWhileTransportsLiveOrAfter) {

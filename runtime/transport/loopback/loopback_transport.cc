@@ -17,6 +17,7 @@ struct Posted {
   void* data;  // const for sends
   size_t bytes;
   Completion* done;
+  bool view = false;  // a receive by post_recv_view
 };
 
 // Matching table shared by the endpoints of one loopback world.
@@ -30,16 +31,23 @@ class Fabric {
       sends_[{to, from, tag}].push_back({const_cast<void*>(data), bytes, done});
   }
 
-  void recv(int at, int from, uint64_t tag, void* data, size_t bytes, Completion* done) {
+  void recv(int at, int from, uint64_t tag, void* data, size_t bytes, Completion* done, bool view) {
     std::lock_guard lock(mutex_);
     if (auto send = take(sends_, {at, from, tag}))
-      deliver(send->data, send->bytes, send->done, {data, bytes, done});
+      deliver(send->data, send->bytes, send->done, {data, bytes, done, view});
     else
-      receives_[{at, from, tag}].push_back({data, bytes, done});
+      receives_[{at, from, tag}].push_back({data, bytes, done, view});
+  }
+
+  // The send whose buffer a view receive was reading ends now.
+  void release(Completion* view) {
+    std::lock_guard lock(mutex_);
+    release_locked(view);
   }
 
   void cancel(Completion* done) {
     std::lock_guard lock(mutex_);
+    release_locked(done);
     for (auto* table : {&sends_, &receives_})
       for (auto& [key, queue] : *table)
         std::erase_if(queue, [&](const Posted& posted) { return posted.done == done; });
@@ -74,17 +82,33 @@ class Fabric {
       receive.done->state.store(Completion::kFailed, std::memory_order_release);
       sent->state.store(Completion::kFailed, std::memory_order_release);
     } else {
-      if (bytes) std::memcpy(receive.data, data, bytes);
+      // A view reads the sender's buffer in place; the send ends at release.
+      if (receive.view) {
+        receive.done->view = static_cast<const std::byte*>(data);
+        held_.emplace(receive.done, sent);
+      } else if (bytes) {
+        std::memcpy(receive.data, data, bytes);
+      }
       receive.done->received_bytes = bytes;
       receive.done->state.store(Completion::kDone, std::memory_order_release);
-      sent->state.store(Completion::kDone, std::memory_order_release);
+      if (!receive.view) sent->state.store(Completion::kDone, std::memory_order_release);
     }
+    ++deliveries_;
+    activity_.notify_all();
+  }
+
+  void release_locked(Completion* view) {
+    auto held = held_.find(view);
+    if (held == held_.end()) return;
+    held->second->state.store(Completion::kDone, std::memory_order_release);
+    held_.erase(held);
     ++deliveries_;
     activity_.notify_all();
   }
 
   std::mutex mutex_;
   std::condition_variable activity_;
+  std::map<Completion*, Completion*> held_;  // view receive -> the send it reads
   uint64_t deliveries_ = 0;
   Table sends_;
   Table receives_;
@@ -92,8 +116,8 @@ class Fabric {
 
 class LoopbackTransport final : public Transport {
  public:
-  LoopbackTransport(std::shared_ptr<Fabric> fabric, int rank, int size)
-      : fabric_(std::move(fabric)), rank_(rank), size_(size) {}
+  LoopbackTransport(std::shared_ptr<Fabric> fabric, int rank, int size, bool views)
+      : fabric_(std::move(fabric)), rank_(rank), size_(size), views_(views) {}
 
   std::string_view name() const override { return "loopback"; }
   int rank() const override { return rank_; }
@@ -103,8 +127,13 @@ class LoopbackTransport final : public Transport {
     fabric_->send(rank_, peer, tag, data, bytes, done);
   }
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override {
-    fabric_->recv(rank_, peer, tag, data, bytes, done);
+    fabric_->recv(rank_, peer, tag, data, bytes, done, false);
   }
+  void post_recv_view(int peer, uint64_t tag, void* staging, size_t bytes, Completion* done) override {
+    done->view = static_cast<const std::byte*>(staging);  // unless it reads the sender's buffer
+    fabric_->recv(rank_, peer, tag, staging, bytes, done, views_);
+  }
+  void release_view(int /*peer*/, Completion* done) override { fabric_->release(done); }
   void cancel(Completion* done) override { fabric_->cancel(done); }
   bool progress() override { return false; }  // transfers complete inside post_*
   void wait_for_activity(std::chrono::microseconds timeout) override { fabric_->wait(timeout); }
@@ -113,15 +142,16 @@ class LoopbackTransport final : public Transport {
   std::shared_ptr<Fabric> fabric_;
   int rank_;
   int size_;
+  bool views_;
 };
 
 }  // namespace
 
-std::vector<std::unique_ptr<Transport>> create_loopback_transports(int nranks) {
+std::vector<std::unique_ptr<Transport>> create_loopback_transports(int nranks, bool views) {
   auto fabric = std::make_shared<Fabric>();
   std::vector<std::unique_ptr<Transport>> transports;
   for (int rank = 0; rank < nranks; ++rank)
-    transports.push_back(std::make_unique<LoopbackTransport>(fabric, rank, nranks));
+    transports.push_back(std::make_unique<LoopbackTransport>(fabric, rank, nranks, views));
   return transports;
 }
 

@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/transport/shm/shm_peer_memory.h"
+
 namespace strata::runtime::shm {
 
 constexpr uint64_t kSegmentMagic = 0x3168732d61746172;  // "rata-sh1"
@@ -77,6 +79,7 @@ struct RendezvousPayload {
   uint64_t address;     // the send buffer in the sender's address space
   uint64_t generation;  // of the slot
   uint32_t slot;        // in the sender's segment header
+  SharedOffer shared;   // the send buffer's node-shared allocation, if it is in one
 };
 
 enum class FinishStatus : uint32_t { kOk = 0, kTruncated, kCanceled, kReadFailed };

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/node_shared_memory.h"
 #include "runtime/transport/shm/shm_transport_impl.h"
 
 namespace strata::runtime::shm {
@@ -102,6 +103,8 @@ bool ShmTransport::write_operation_locked(Peer& peer, Operation& op) {
     cell->tag = op.tag;
     cell->message_bytes = op.bytes;
     RendezvousPayload offer{reinterpret_cast<uint64_t>(op.data), op.generation, op.slot};
+    if (const auto range = find_node_shared(op.data, op.bytes))
+      offer.shared = {range->id, range->allocation_bytes, range->offset, range->fd};
     cell->chunk_bytes = sizeof(offer);
     std::memcpy(cell->payload, &offer, sizeof(offer));
     publish(peer.out, *cell);

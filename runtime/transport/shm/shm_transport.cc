@@ -100,9 +100,20 @@ void ShmTransport::post_send(int peer_rank, uint64_t tag, const void* data, size
 
 void ShmTransport::post_recv(int peer_rank, uint64_t tag, void* data, size_t bytes, Completion* done) {
   std::lock_guard lock(mutex_);
-  Peer& peer = peer_for(peer_rank, done, "shm post_recv");
+  post_recv_locked(peer_for(peer_rank, done, "shm post_recv"), tag, data, bytes, done, false);
+}
+
+void ShmTransport::post_recv_view(int peer_rank, uint64_t tag, void* staging, size_t bytes, Completion* done) {
+  std::lock_guard lock(mutex_);
+  Peer& peer = peer_for(peer_rank, done, "shm post_recv_view");
+  done->view = static_cast<const std::byte*>(staging);  // unless the message is read in place
+  post_recv_locked(peer, tag, staging, bytes, done, true);
+}
+
+void ShmTransport::post_recv_locked(Peer& peer, uint64_t tag, void* data, size_t bytes, Completion* done, bool view) {
   reset(done);
   Operation* op = new_operation_locked(done, true, peer.local, tag, static_cast<std::byte*>(data), bytes);
+  op->view = view;
   // Messages already taken off the ring are older than any still in it, so
   // matching the unexpected queue first keeps (peer, tag) order.
   if (auto message = take_unexpected(peer, tag)) {
@@ -117,7 +128,7 @@ void ShmTransport::post_recv(int peer_rank, uint64_t tag, void* data, size_t byt
 
 void ShmTransport::cancel(Completion* done) {
   std::lock_guard lock(mutex_);
-  if (!withdraw_receive_locked(done)) withdraw_send_locked(done);
+  if (!release_held_locked(done) && !withdraw_receive_locked(done)) withdraw_send_locked(done);
   wake_local_sleepers_locked();
 }
 

@@ -53,6 +53,22 @@ struct Operation {
   uint64_t generation = 0;
   uint64_t remote_address = 0;  // rendezvous receive: the send buffer in the sender
   size_t message_bytes = 0;     // rendezvous receive: the message's length
+  // Rendezvous receive: the send buffer mapped here (its node-shared
+  // allocation), read with memcpy instead of CMA; nullptr: read over CMA.
+  const std::byte* mapped = nullptr;
+  uint64_t shared_id = 0;  // of that allocation
+  bool view = false;       // posted by post_recv_view
+};
+
+// A view receive that completed with done->view in a peer's mapped
+// allocation: the sender's slot stays claimed (kSlotReading) until
+// release_view, so the sender can neither finish nor reuse its buffer.
+struct HeldView {
+  Completion* done = nullptr;
+  int local = -1;
+  uint32_t slot = 0;
+  uint64_t generation = 0;
+  uint64_t shared_id = 0;
 };
 
 // A message that arrived before a receive matched it.
@@ -103,6 +119,7 @@ struct Peer {
   ProcessWatch watch;
   WakeSender wake;   // to the peer's wake socket (for self: this transport's own)
   bool cma = false;  // large sends to this peer are rendezvous over CMA
+  PeerMappings mappings;  // its node-shared allocations mapped here
   std::string gone;  // why the peer can no longer be reached; empty while it can
   // Sending: the ring this transport fills in the peer's segment.
   RingEnd out;
@@ -132,6 +149,8 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
 
   void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
+  void post_recv_view(int peer, uint64_t tag, void* staging, size_t bytes, Completion* done) override;
+  void release_view(int peer, Completion* done) override;
   void cancel(Completion* done) override;
   bool progress() override;
   Armed arm_wait(WaitSet& set) override;
@@ -150,6 +169,7 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
 
   // shm_transport.cc
   Peer& peer_for(int rank, Completion* done, const char* operation);
+  void post_recv_locked(Peer& peer, uint64_t tag, void* data, size_t bytes, Completion* done, bool view);
   Operation* new_operation_locked(Completion* done, bool is_recv, int local, uint64_t tag, std::byte* data,
                                   size_t bytes);
   void complete_locked(Operation* op, size_t received_bytes);
@@ -189,6 +209,9 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
   void start_reading_locked(Peer& peer, Operation* recv, const RendezvousPayload& offer, size_t message_bytes);
   bool read_rendezvous_locked();
   bool read_chunk_locked(Operation& recv);  // true once the read ended
+  const std::byte* map_offer_locked(Peer& peer, const RendezvousPayload& offer);
+  void hold_view_locked(Peer& peer, Operation* recv);
+  bool release_held_locked(Completion* done);  // false: `done` holds no view
 
   // shm_peers.cc
   void check_peers_locked();
@@ -210,6 +233,7 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
   std::mutex mutex_;
   std::vector<Peer> peers_;          // by local index, this transport included; sized once
   std::vector<Operation*> reading_;  // rendezvous receives whose data is being read
+  std::vector<HeldView> held_views_;
   // Rendezvous sends by slot, offered and waiting for the receiver's kFinish.
   std::vector<Operation*> slot_sends_;
   std::vector<uint64_t> slot_generations_;
