@@ -17,7 +17,8 @@ namespace strata {
 // Zero-filled, page-aligned, `bytes` long (> 0), backed by an anonymous
 // memfd that a peer process can map once it holds the right to read this
 // process's memory (the same right CMA needs). Throws Error(kInvalidArgument)
-// for 0 bytes and Error(kSystem) when the memory cannot be had.
+// for 0 bytes and Error(kSystem) when the memory cannot be had. Unlike heap
+// memory it stays shared with a child after fork() (no copy-on-write).
 void* alloc_node_shared(size_t bytes);
 
 // Returns memory from alloc_node_shared; nullptr does nothing. Throws

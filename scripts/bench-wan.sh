@@ -14,7 +14,8 @@
 # 64M and 256M) MAX_BYTES (256M) FACTOR (4) ITERS (3) WARMUP (1)
 # ALGOS (auto,ring,hier) GLOO_ALGOS (ring,halving_doubling) PREFIX (bench)
 # MGMT_OCTET (240) BUILD_DIR (build) RUN_TIMEOUT (3600 s per job)
-# SKIP_BUILD (0; 1 uses the binaries already in BUILD_DIR).
+# SKIP_BUILD (0; 1 uses the binaries already in BUILD_DIR) NODE_SHARED (0; 1:
+# Strata's and Open MPI's buffers are node-shared memory, strata-perf -R 1).
 # Exit: 0 ok, 1 a contender failed or returned wrong results, 2 usage,
 # 77 skipped (not root, or no network namespaces/TUN).
 set -euo pipefail
@@ -35,6 +36,7 @@ MIN_BYTES=${MIN_BYTES:-4} MAX_BYTES=${MAX_BYTES:-256M} FACTOR=${FACTOR:-4}
 ITERS=${ITERS:-3} WARMUP=${WARMUP:-1} ALGOS=${ALGOS:-auto,ring,hier}
 GLOO_ALGOS=${GLOO_ALGOS:-ring,halving_doubling}
 PREFIX=${PREFIX:-bench} MGMT_OCTET=${MGMT_OCTET:-240} RUN_TIMEOUT=${RUN_TIMEOUT:-3600}
+NODE_SHARED=${NODE_SHARED:-0}
 build=${BUILD_DIR:-build}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
@@ -101,7 +103,7 @@ bench_setup() {
   fi
   "${sites[@]}" status --json > "$out/$setup.testbed.json"
   run_job "strata-perf --algo $ALGOS --interleave --compare-mpi" "$out/$setup.perf.txt" \
-    "$build/bin/strata-perf" allreduce "${sweep[@]}" --out-of-place --algo "$ALGOS" --interleave --compare-mpi \
+    "$build/bin/strata-perf" allreduce "${sweep[@]}" --out-of-place -R "$NODE_SHARED" --algo "$ALGOS" --interleave --compare-mpi \
     --json "$out/$setup.perf.json" || status=1
   run_job "strata-gloo-bench --algo $GLOO_ALGOS" "$out/$setup.gloo.txt" \
     "$build/bin/strata-gloo-bench" "${sweep[@]}" --algo "$GLOO_ALGOS" --iface wan0 \

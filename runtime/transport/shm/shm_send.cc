@@ -162,8 +162,9 @@ void ShmTransport::on_finish_locked(Peer& peer, const FinishPayload& finish) {
 
 // Takes back an offered rendezvous send so the receiver can no longer read
 // its buffer. The receiver holds the slot only inside one bounded
-// process_vm_readv, so waiting for it is short unless it died, which the
-// loop notices. Returns true if the receiver had already read all of it.
+// process_vm_readv or memcpy, or while its executor reduces from a view of
+// the buffer, so waiting for it is short unless it died, which the loop
+// notices. Returns true if the receiver had already read all of it.
 bool ShmTransport::revoke_locked(Operation& op) {
   std::atomic<uint64_t>& word = header_->slots[op.slot];
   const Peer& peer = peers_[op.local];

@@ -3,7 +3,9 @@
 //   shm_transport.cc posting, cancel, progress, waiting, completions
 //   shm_send.cc      writing cells toward peers, rendezvous offers, finishes
 //   shm_receive.cc   draining inbound rings, tag matching, streams
-//   shm_cma.cc       reading rendezvous messages with process_vm_readv
+//   shm_cma.cc       reading rendezvous messages with process_vm_readv, or
+//                    in place from a peer's mapped node-shared buffer
+//   shm_peer_memory.cc  mapping those buffers (pidfd_getfd)
 //   shm_peers.cc     peer death and closure, finding what cancel withdraws
 // All state below is guarded by one mutex; shared memory is written only
 // under it too, so each ring end has one writer at a time.
