@@ -9,6 +9,7 @@
 #include "runtime/communicator_impl.h"
 #include "runtime/config/config.h"
 #include "collectives/network.h"
+#include "runtime/link_lanes.h"
 #include "runtime/topology_probe.h"
 #include "runtime/transport/loopback/loopback_transport.h"
 #include "runtime/transport/routed_transport.h"
@@ -109,6 +110,11 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
   impl->node_shared_arenas = config().shm && topology.ranks_on_node(topology.node_of_rank[bootstrap.rank()]) > 1;
   // Sites and link distances, before any other traffic (the probe uses the transport's tags alone).
   discover_sites_and_distances(bootstrap, *impl->transport, topology);
+  if (config().lanes == 0) {  // automatic: each link's own count, where it was measured
+    const std::vector<int> lanes = lanes_per_peer(topology, bootstrap.rank(), tcp_rmem_max());
+    for (int peer = 0; peer < static_cast<int>(lanes.size()); ++peer)
+      if (lanes[peer] > 0) impl->transport->set_lanes(peer, lanes[peer]);
+  }
   for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
   impl->comm_id = 1;
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());

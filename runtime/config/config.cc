@@ -30,7 +30,8 @@ constexpr std::array kTable{
               "link's bandwidth-delay product",
               "0..4096", &Config::window},
     ConfigVar{"STRATA_LANES", ConfigType::kInt, "0",
-              "UCX endpoints (TCP connections) per peer on another host; 0 chooses automatically",
+              "UCX endpoints (TCP connections) per peer on another host; 0 sizes each peer's from its "
+              "link's measured bandwidth-delay product",
               "0..16", &Config::lanes},
     ConfigVar{"STRATA_SPIN_US", ConfigType::kInt, "-1",
               "Microseconds to busy-poll before sleeping in the kernel; -1 spins only when this "

@@ -26,6 +26,7 @@ class RoutedTransport final : public Transport {
     transport_for(peer).post_recv_view(peer, tag, staging, bytes, done);
   }
   void release_view(int peer, Completion* done) override { transport_for(peer).release_view(peer, done); }
+  void set_lanes(int peer, int lanes) override { transport_for(peer).set_lanes(peer, lanes); }
   int connect(int peer, int connections) override { return transport_for(peer).connect(peer, connections); }
   void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
                      Completion* done) override {

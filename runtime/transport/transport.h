@@ -86,6 +86,12 @@ class Transport {
     return 1;
   }
 
+  // How many connections post_send spreads `peer`'s messages over, sized to
+  // the link (a long, fat link needs several TCP windows). Call it before
+  // the first message to `peer`, alike on both ends. Transports without
+  // lanes ignore it.
+  virtual void set_lanes(int peer, int lanes) { (void)peer, (void)lanes; }
+
   // post_send through connection `connection` (0 .. connect()'s count - 1)
   // to `peer`. Messages with equal tags must take the same connection, or
   // they may arrive out of order.

@@ -2,7 +2,10 @@
 // rank sends many messages of mixed sizes to every other rank (both ways at
 // once), receives are posted in a shuffled order (some after the data came),
 // and every byte is checked. Then the process's own TCP sockets show that
-// each lane is its own connection and that every lane carried data.
+// each lane is its own connection and that every lane carried data. With
+// --set-lanes the transport starts with one lane and set_lanes() raises
+// every peer's to 3 before the first message, as the communicator does
+// from each link's measured bandwidth-delay product.
 #include <mpi.h>
 #include <linux/tcp.h>  // tcp_info with byte counters (glibc's netinet/tcp.h lacks them)
 #include <netinet/in.h>
@@ -128,15 +131,17 @@ int check_connections(const std::map<int, uint64_t>& before, int rank, int size)
   return 0;
 }
 
-int run() {
+int run(bool set_lanes) {
   MpiBootstrap bootstrap(MPI_COMM_WORLD);
   UcxTransportOptions options;
   options.allow_shared_memory = false;  // tcp, where lanes are connections
   options.timeout_s = 60;
   options.network_devices = "lo";
-  options.lanes = kLanes;
+  options.lanes = set_lanes ? 1 : kLanes;
   const auto before = tcp_socket_bytes();
   auto transport = create_ucx_transport(bootstrap, options);
+  if (set_lanes)
+    for (int peer = 0; peer < transport->size(); ++peer) transport->set_lanes(peer, kLanes);
   int problems = exchange(*transport, bootstrap);
   problems += check_connections(before, transport->rank(), transport->size());
   bootstrap.allgather({});  // nobody tears down while a peer may still be receiving
@@ -148,6 +153,7 @@ int run() {
 
 int main(int argc, char** argv) {
   return strata::testing::mpi_test_main(&argc, &argv, "ucx_lanes_mpi_test", [&] {
-    return strata::runtime::run();
+    const bool set_lanes = argc > 1 && std::string(argv[1]) == "--set-lanes";
+    return strata::runtime::run(set_lanes);
   });
 }

@@ -268,6 +268,19 @@ TEST(UcxLanes, AutomaticCountFollowsTheReceiveBufferCap) {
   EXPECT_LE(lanes, 8);
 }
 
+// Per link: enough connections for that link's own bandwidth-delay product.
+TEST(UcxLanes, PerLinkCountFollowsTheLinksBandwidthDelayProduct) {
+  constexpr uint64_t kLinuxDefaultCap = 6 << 20;  // one connection's window: about 2.8 MB
+  EXPECT_EQ(ucx_lanes_for_bdp(1e9 / 8 * 0.0002, kLinuxDefaultCap), 1);  // inside a site
+  EXPECT_EQ(ucx_lanes_for_bdp(1e9 / 8 * 0.020, kLinuxDefaultCap), 1);   // 1 Gbit/s, 20 ms: 2.5 MB
+  EXPECT_EQ(ucx_lanes_for_bdp(1e9 / 8 * 0.050, kLinuxDefaultCap), 3);   // 50 ms: 6.25 MB
+  EXPECT_EQ(ucx_lanes_for_bdp(1e9 / 8 * 0.080, kLinuxDefaultCap), automatic_ucx_lanes_for(kLinuxDefaultCap));
+  EXPECT_EQ(ucx_lanes_for_bdp(1e9 / 8 * 0.080, 64 << 20), 1);
+  EXPECT_EQ(ucx_lanes_for_bdp(10e9 / 8 * 0.100, kLinuxDefaultCap), 8);  // capped
+  EXPECT_EQ(ucx_lanes_for_bdp(0, kLinuxDefaultCap), 1);                 // unknown link
+  EXPECT_EQ(ucx_lanes_for_bdp(1e7, 0), 1);                              // unknown cap
+}
+
 TEST(UcxLanes, LaneCountOutOfRangeIsRejected) {
   for (int lanes : {0, -1, kMaxUcxLanes + 1}) {
     UcxTransportOptions options = options_with_shm(false);

@@ -107,6 +107,25 @@ int UcxTransport::connect(int rank, int connections) {
   return connect_locked(rank) ? static_cast<int>(peer.endpoints.size()) : 1;
 }
 
+// Endpoints made already (the topology probe's) stay; the lanes are the
+// first of them.
+void UcxTransport::set_lanes(int rank, int lanes) {
+  std::lock_guard lock(mutex_);
+  if (rank < 0 || rank >= size())
+    fail(ErrorCode::kInvalidArgument, {rank_, rank, "ucx set_lanes"}, "peer {} is out of range", rank);
+  if (lanes < 1 || lanes > kMaxUcxLanes)
+    fail(ErrorCode::kInvalidArgument, {rank_, rank, "ucx set_lanes"}, "lanes is {}; it must be 1..{}", lanes,
+         kMaxUcxLanes);
+  Peer& peer = peers_[rank];
+  if (rank == rank_) return;  // messages to itself never touch a network
+  if (peer.endpoints.empty()) {
+    peer.lane_count = lanes;
+    peer.endpoint_count = lanes;
+  } else {
+    peer.lane_count = std::min(lanes, static_cast<int>(peer.endpoints.size()));
+  }
+}
+
 ucp_ep_h UcxTransport::endpoint_locked(int rank, uint64_t tag) {
   if (!connect_locked(rank)) return nullptr;
   return peers_[rank].endpoints[ucx_lane_for_tag(tag, peers_[rank].lane_count)];

@@ -1,5 +1,6 @@
 // The automatic lane count (see automatic_ucx_lanes in ucx_transport.h).
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "runtime/transport/ucx/ucx_transport.h"
@@ -19,19 +20,22 @@ constexpr int kMaxAutomaticLanes = 8;
 
 }  // namespace
 
-int automatic_ucx_lanes_for(uint64_t tcp_rmem_max) {
-  if (tcp_rmem_max == 0) return 1;
-  double window = kWindowShareOfRmem * static_cast<double>(tcp_rmem_max);
-  int lanes = static_cast<int>(kTargetBdpBytes / window + 0.999);
-  return std::clamp(lanes, 1, kMaxAutomaticLanes);
+int ucx_lanes_for_bdp(double bdp_bytes, uint64_t tcp_rmem_max) {
+  if (tcp_rmem_max == 0 || !(bdp_bytes > 0)) return 1;
+  const double window = kWindowShareOfRmem * static_cast<double>(tcp_rmem_max);
+  return std::clamp(static_cast<int>(std::ceil(bdp_bytes / window)), 1, kMaxAutomaticLanes);
 }
 
-int automatic_ucx_lanes() {
+int automatic_ucx_lanes_for(uint64_t tcp_rmem_max) { return ucx_lanes_for_bdp(kTargetBdpBytes, tcp_rmem_max); }
+
+uint64_t tcp_rmem_max() {
   // "min default max"; this process's network namespace has its own values.
   std::ifstream file("/proc/sys/net/ipv4/tcp_rmem");
   uint64_t min = 0, initial = 0, max = 0;
-  if (!(file >> min >> initial >> max)) return 1;
-  return automatic_ucx_lanes_for(max);
+  if (!(file >> min >> initial >> max)) return 0;
+  return max;
 }
+
+int automatic_ucx_lanes() { return automatic_ucx_lanes_for(tcp_rmem_max()); }
 
 }  // namespace strata::runtime

@@ -70,6 +70,12 @@ inline int ucx_lane_for_tag(uint64_t tag, int lanes) {
 int automatic_ucx_lanes();
 // The same rule for a given cap in bytes (for tests).
 int automatic_ucx_lanes_for(uint64_t tcp_rmem_max);
+// The same rule for one link whose bandwidth-delay product is `bdp_bytes`
+// (the communicator sizes each peer's lanes with it once the topology probe
+// has measured the link): 1 for a short link, more for a long fat one.
+int ucx_lanes_for_bdp(double bdp_bytes, uint64_t tcp_rmem_max);
+// net.ipv4.tcp_rmem's max in this network namespace; 0 if unreadable.
+uint64_t tcp_rmem_max();
 
 // Collective over `bootstrap`: every rank creates its worker, and worker
 // addresses and process identities are exchanged with two allgathers (the

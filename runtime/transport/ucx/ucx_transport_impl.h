@@ -32,6 +32,7 @@ class UcxTransport final : public Transport {
   void post_send(int peer, uint64_t tag, const void* data, size_t bytes, Completion* done) override;
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
   int connect(int peer, int connections) override;
+  void set_lanes(int peer, int lanes) override;
   void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
                      Completion* done) override;
   void cancel(Completion* done) override;
