@@ -93,6 +93,11 @@ void free_node_shared(void* ptr) {
     reg.allocations.erase(found);
     reg.count.fetch_sub(1, std::memory_order_release);
   }
+  // Give the pages back now: peers that mapped the allocation keep their
+  // mappings (bounded per peer) until they evict them, and would otherwise
+  // keep its memory alive. They never read it again (a send's buffer is
+  // not freed before the send ends); if one did, it would read zeros.
+  ::fallocate(allocation.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(allocation.bytes));
   ::munmap(ptr, allocation.bytes);
   ::close(allocation.fd);
 }

@@ -22,9 +22,9 @@ namespace strata {
 void* alloc_node_shared(size_t bytes);
 
 // Returns memory from alloc_node_shared; nullptr does nothing. Throws
-// Error(kInvalidArgument) for any other pointer. A peer that mapped the
-// allocation keeps its pages alive until it unmaps them (its transport
-// keeps a bounded number of mappings per peer).
+// Error(kInvalidArgument) for any other pointer. The pages go back to the
+// system at once, even while peers still map the allocation (their
+// transports keep a bounded number of mappings per peer).
 void free_node_shared(void* ptr);
 
 // Where [ptr, ptr + bytes) lies in a node-shared allocation, if wholly

@@ -3,6 +3,7 @@
 #include "common/node_shared_memory.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +56,28 @@ TEST(NodeSharedMemory, EveryAllocationHasItsOwnIdAndName) {
   EXPECT_EQ(std::string(link).rfind(std::string("/memfd:") + name, 0), 0u) << link;
   free_node_shared(a);
   free_node_shared(b);
+}
+
+// A peer's mapping outlives the allocation; its pages must not.
+TEST(NodeSharedMemory, FreeReturnsThePagesThatAPeerStillMaps) {
+  constexpr size_t kBytes = 1 << 20;
+  auto* base = static_cast<std::byte*>(alloc_node_shared(kBytes));
+  std::memset(base, 0x42, kBytes);
+  const int peer_fd = dup(find_node_shared(base, 1)->fd);  // as pidfd_getfd gives a peer
+  ASSERT_GE(peer_fd, 0);
+  auto* peer_view = static_cast<const std::byte*>(mmap(nullptr, kBytes, PROT_READ, MAP_SHARED, peer_fd, 0));
+  ASSERT_NE(peer_view, MAP_FAILED);
+  EXPECT_EQ(peer_view[kBytes - 1], std::byte{0x42});
+  struct stat status{};
+  ASSERT_EQ(fstat(peer_fd, &status), 0);
+  EXPECT_GE(status.st_blocks * 512, static_cast<off_t>(kBytes));
+  free_node_shared(base);
+  ASSERT_EQ(fstat(peer_fd, &status), 0);
+  EXPECT_EQ(status.st_blocks, 0) << "freed pages still held through the peer's mapping";
+  EXPECT_EQ(static_cast<size_t>(status.st_size), kBytes) << "shrunk: the peer's mapping would fault";
+  EXPECT_EQ(peer_view[kBytes - 1], std::byte{0});
+  munmap(const_cast<std::byte*>(peer_view), kBytes);
+  close(peer_fd);
 }
 
 TEST(NodeSharedMemory, BadArgumentsAreNamed) {
