@@ -117,6 +117,31 @@ TEST(ShmView, CancelingAHeldViewReleasesIt) {
   EXPECT_EQ(send.state.load(), Completion::kDone) << send.error;
 }
 
+// A receive matched to a node-shared offer that the sender then withdraws
+// takes the next message with its tag, here an ordinary one, and must read
+// that one over CMA, not the withdrawn buffer's mapping.
+TEST(ShmView, ReceiveRematchedAfterAWithdrawnNodeSharedOfferReadsTheNewMessage) {
+  auto world = make_shm_world(2, testing::cma_options(true));
+  auto first = pattern(4 << 20, 1);  // read chunk by chunk ahead of the other
+  SharedBuffer withdrawn(64 << 10);
+  withdrawn.fill(2);
+  auto replacement = pattern(64 << 10, 3);
+  std::vector<std::byte> in_first(first.size()), in(replacement.size());
+  Completion send_first, send_withdrawn, send_replacement, recv_first, recv;
+  world[1]->post_recv(0, 1, in_first.data(), in_first.size(), &recv_first);
+  world[1]->post_recv(0, 2, in.data(), in.size(), &recv);
+  world[0]->post_send(1, 1, first.data(), first.size(), &send_first);
+  world[0]->post_send(1, 2, withdrawn.data, withdrawn.bytes, &send_withdrawn);
+  world[1]->progress();  // matches both offers, reads the first chunk of the first
+  ASSERT_EQ(recv.state.load(), Completion::kPending);
+  world[0]->cancel(&send_withdrawn);
+  world[0]->post_send(1, 2, replacement.data(), replacement.size(), &send_replacement);
+  ASSERT_TRUE(drive(world, {&recv_first, &recv, &send_first, &send_replacement}));
+  ASSERT_EQ(recv.state.load(), Completion::kDone) << recv.error;
+  EXPECT_EQ(in, replacement) << "read the withdrawn buffer";
+  EXPECT_EQ(in_first, first);
+}
+
 // /proc/self/maps lines of node-shared allocations: the owner's mappings
 // plus the receiver's.
 size_t node_shared_mappings() {

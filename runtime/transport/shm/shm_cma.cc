@@ -2,9 +2,10 @@
 // sender's buffer with process_vm_readv (Cross Memory Attach), one copy
 // instead of two through the ring; or, when the buffer is in a node-shared
 // allocation it could map (shm_peer_memory.h), with memcpy, or not at all
-// for a view receive, whose reader reads the mapping itself. It reads in chunks, one per progress()
-// call, claiming the sender's slot around each chunk: a sender that cancels
-// waits at most one chunk and is then sure its buffer is no longer read.
+// for a view receive, whose reader reads the mapping itself. It reads in
+// chunks, one per progress() call, claiming the sender's slot around each
+// chunk: a sender that cancels waits at most one chunk and is then sure its
+// buffer is no longer read.
 #include <fmt/format.h>
 #include <sys/uio.h>
 
@@ -32,6 +33,8 @@ void ShmTransport::start_reading_locked(Peer& peer, Operation* recv, const Rende
   recv->remote_address = offer.address;
   recv->message_bytes = message_bytes;
   recv->offset = 0;
+  recv->mapped = nullptr;  // a receive rematched after a withdrawn offer may carry the old one's
+  recv->shared_id = 0;
   if (const std::byte* base = map_offer_locked(peer, offer)) {
     recv->mapped = base + offer.shared.offset;
     recv->shared_id = offer.shared.id;

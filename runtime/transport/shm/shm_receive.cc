@@ -166,6 +166,7 @@ void ShmTransport::on_abort_locked(Peer& peer) {
 void ShmTransport::rematch_locked(Peer& peer, Operation* recv) {
   recv->rendezvous = false;
   recv->offset = 0;
+  recv->mapped = nullptr;
   if (auto message = take_unexpected(peer, recv->tag)) {
     match_unexpected_locked(peer, recv, std::move(message));
   } else {
