@@ -49,7 +49,7 @@ void ShmTransport::start_reading_locked(Peer& peer, Operation* recv, const Rende
 const std::byte* ShmTransport::map_offer_locked(Peer& peer, const RendezvousPayload& offer) {
   if (offer.shared.id == 0) return nullptr;
   std::string why_not;
-  const std::byte* base = peer.mappings.map(peer.watch.pid(), offer.shared, &why_not);
+  const std::byte* base = peer.mappings.map(peer.watch.pidfd(), offer.shared, &why_not);
   if (!why_not.empty()) {
     log(LogLevel::kInfo, "shm: rank {}: cannot map peer {}'s node-shared buffers ({}); reading them over CMA", rank_,
         peer.rank, why_not);

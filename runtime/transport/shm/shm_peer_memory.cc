@@ -16,9 +16,6 @@
 
 #include "common/node_shared_memory.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
@@ -51,17 +48,13 @@ bool is_allocation(int fd, uint64_t id, uint64_t bytes) {
 PeerMappings::~PeerMappings() { unmap_all(); }
 
 PeerMappings::PeerMappings(PeerMappings&& other) noexcept
-    : mappings_(std::exchange(other.mappings_, {})),
-      uses_(other.uses_),
-      pidfd_(std::exchange(other.pidfd_, -1)),
-      refused_(other.refused_) {}
+    : mappings_(std::exchange(other.mappings_, {})), uses_(other.uses_), refused_(other.refused_) {}
 
 PeerMappings& PeerMappings::operator=(PeerMappings&& other) noexcept {
   if (this != &other) {
     unmap_all();
     mappings_ = std::exchange(other.mappings_, {});
     uses_ = other.uses_;
-    pidfd_ = std::exchange(other.pidfd_, -1);
     refused_ = other.refused_;
   }
   return *this;
@@ -70,17 +63,6 @@ PeerMappings& PeerMappings::operator=(PeerMappings&& other) noexcept {
 void PeerMappings::unmap_all() {
   for (const Mapping& mapping : mappings_) ::munmap(const_cast<std::byte*>(mapping.base), mapping.bytes);
   mappings_.clear();
-  if (pidfd_ >= 0) ::close(pidfd_);
-  pidfd_ = -1;
-}
-
-bool PeerMappings::open_pidfd(pid_t pid, std::string* why_not) {
-  if (pidfd_ >= 0) return true;
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd_ >= 0) return true;
-  refused_ = true;
-  if (why_not) *why_not = fmt::format("pidfd_open: {}", std::strerror(errno));
-  return false;
 }
 
 PeerMappings::Mapping* PeerMappings::find(uint64_t id) {
@@ -99,14 +81,19 @@ bool PeerMappings::make_room() {
   return true;
 }
 
-const std::byte* PeerMappings::map(pid_t pid, const SharedOffer& offer, std::string* why_not) {
+const std::byte* PeerMappings::map(int peer_pidfd, const SharedOffer& offer, std::string* why_not) {
   if (offer.id == 0 || refused_) return nullptr;
+  if (peer_pidfd < 0) {
+    refused_ = true;
+    if (why_not) *why_not = "no pidfd for the peer (pidfd_open unavailable)";
+    return nullptr;
+  }
   if (Mapping* mapping = find(offer.id)) {
     mapping->last_use = ++uses_;
     return mapping->base;
   }
-  if (!make_room() || !open_pidfd(pid, why_not)) return nullptr;
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd_, offer.fd, 0));
+  if (!make_room()) return nullptr;
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, peer_pidfd, offer.fd, 0));
   if (fd < 0) {
     // EPERM/ENOSYS (no right, old kernel, seccomp) will not change; EBADF
     // (the peer closed it) is the peer's business, and CMA reports it.

@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <sys/types.h>
 #include <string>
 #include <vector>
 
@@ -37,12 +36,12 @@ class PeerMappings {
   PeerMappings(const PeerMappings&) = delete;
   PeerMappings& operator=(const PeerMappings&) = delete;
 
-  // The start of the offered allocation of process `pid` mapped read-only,
-  // or nullptr when it cannot be mapped (no pidfd_getfd, no right to the
-  // peer's descriptors, too many mappings held): the caller then reads over
-  // CMA. After the first refusal by the kernel it stops asking; `why_not`
-  // says what failed, that once.
-  const std::byte* map(pid_t pid, const SharedOffer& offer, std::string* why_not);
+  // The start of the offered allocation mapped read-only, given the peer's
+  // pidfd (ProcessWatch::pidfd), or nullptr when it cannot be mapped (no
+  // pidfd, no pidfd_getfd, no right to the peer's descriptors, too many
+  // mappings held): the caller then reads over CMA. After the first refusal
+  // it stops asking; `why_not` says what failed, that once.
+  const std::byte* map(int peer_pidfd, const SharedOffer& offer, std::string* why_not);
 
   // A receive reads from allocation `id` until it lets go; held mappings
   // are never evicted.
@@ -62,11 +61,9 @@ class PeerMappings {
   Mapping* find(uint64_t id);
   bool make_room();
   void unmap_all();
-  bool open_pidfd(pid_t pid, std::string* why_not);
 
   std::vector<Mapping> mappings_;
   uint64_t uses_ = 0;
-  int pidfd_ = -1;  // the peer's, opened on the first offer
   bool refused_ = false;  // the kernel refused once: never ask again
 };
 

@@ -191,8 +191,10 @@ WakeSender& WakeSender::operator=(WakeSender&& other) noexcept {
   return *this;
 }
 
+// A pidfd of this process too: alive() never polls it, but node-shared
+// buffers of ranks on threads of one process are mapped through it.
 ProcessWatch::ProcessWatch(pid_t pid) : pid_(pid), self_(pid == ::getpid()) {
-  if (!self_) pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 ProcessWatch::~ProcessWatch() {

@@ -106,6 +106,7 @@ class ProcessWatch {
 
   bool alive() const;
   pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_; }  // -1 where pidfd_open is unavailable
 
  private:
   pid_t pid_ = 0;
