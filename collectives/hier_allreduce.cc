@@ -59,7 +59,7 @@ RankSchedule HierAllReduce::build(const CollectiveRequest& request, const Networ
   for (int extra : extras) b.recv_reduce(extra, work.at(all), work.at(all));
 
   const std::vector<int> site_rails = layout.my_rails(rails);
-  const std::vector<Block> shards = split_blocks(0, request.count, rails);
+  const std::vector<Block> shards = rail_shards(request.count, rails, network.rail_weights);
   const std::vector<Block> local_blocks = segmented(shards, local_segment_elements(request));
   site_reduce_scatter(work, network, site_rails, layout.my_index, local_blocks);
   const WanPipelining pipelining = wan_pipelining(request, network, layout, rails);

@@ -49,7 +49,7 @@ class HierBroadcast final : public HierAlgorithm {
     int root_index = 0;
     const int root_site = layout.locate(request.root, &root_index);
     if (rank == request.root && !request.in_place) b.copy(work.at(all), b.region(kSendBuffer, 0, request.count));
-    const std::vector<Block> shards = split_blocks(0, request.count, rails);
+    const std::vector<Block> shards = rail_shards(request.count, rails, network.rail_weights);
     const std::vector<Block> local = segmented(shards, local_segment_elements(request));
     if (rank == request.root) {  // hand each rail of the root's site its shard
       for (int l = 0; l < rails; ++l)
@@ -106,7 +106,7 @@ class HierReduce final : public HierAlgorithm {
     const int rails = choose_rails(layout, request.bytes_per_block(), n);
     int root_index = 0;
     const int root_site = layout.locate(request.root, &root_index);
-    const std::vector<Block> shards = split_blocks(0, n, rails);
+    const std::vector<Block> shards = rail_shards(n, rails, network.rail_weights);
     const std::vector<Block> local = segmented(shards, local_segment_elements(request));
     if (layout.my_index >= rails) {
       b.send(layout.my_members()[layout.my_index % rails], work.at(all));

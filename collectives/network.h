@@ -21,6 +21,10 @@ struct Network {
   LinkCost intra_node{};
   LinkCost intra_site{};
   std::vector<LinkCost> site_links;  // site_count() x site_count(), row-major; the diagonal is unused
+  // Share of the data each rail (the r-th member of every site) carries
+  // across sites, relative to the others; empty: equal shares. Set by the
+  // runtime from measured rail throughput (collectives/rail_balance.h).
+  std::vector<double> rail_weights;
 
   int site_count() const;
   bool spans_sites() const { return site_count() > 1; }

@@ -25,6 +25,23 @@ std::vector<Block> split_blocks(uint64_t offset, uint64_t count, uint64_t parts)
   return blocks;
 }
 
+std::vector<Block> rail_shards(uint64_t count, int rails, const std::vector<double>& weights) {
+  const auto parts = static_cast<size_t>(std::max(rails, 1));
+  if (weights.size() < parts) return split_blocks(0, count, parts);
+  double total = 0;
+  for (size_t r = 0; r < parts; ++r) total += weights[r];
+  std::vector<Block> blocks(parts);
+  double before = 0;
+  uint64_t start = 0;
+  for (size_t r = 0; r < parts; ++r) {
+    before += weights[r];
+    const uint64_t end = r + 1 == parts ? count : std::min(count, static_cast<uint64_t>(count * (before / total)));
+    blocks[r] = {{start, end - start}};
+    start = end;
+  }
+  return blocks;
+}
+
 std::vector<Block> segmented(const std::vector<Block>& blocks, uint64_t segment) {
   segment = std::max<uint64_t>(segment, 1);
   std::vector<Block> out(blocks.size());

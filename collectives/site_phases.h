@@ -25,6 +25,9 @@ uint64_t element_count(const Block& block);
 std::vector<Block> rank_blocks(const std::vector<int>& ranks, uint64_t count);
 // `count` elements from `offset` split into `parts` nearly equal blocks.
 std::vector<Block> split_blocks(uint64_t offset, uint64_t count, uint64_t parts);
+// `count` elements split among `rails` rails in proportion to the first
+// `rails` of `weights` (equal when there are fewer weights than rails).
+std::vector<Block> rail_shards(uint64_t count, int rails, const std::vector<double>& weights);
 // The same blocks with every span cut into segments of at most `segment` elements.
 std::vector<Block> segmented(const std::vector<Block>& blocks, uint64_t segment);
 // One block (or one span) cut the same way.

@@ -95,6 +95,7 @@ Communicator::Communicator(int rank, int size, std::string name, topology::Topol
   impl_->receives_from.assign(size, 0);
   impl_->limits.timeout_s = config().timeout_s;
   impl_->network = collectives::network_from_topology(topology_);
+  impl_->rails.configure(impl_->network, rank_, size_);
   log(LogLevel::kInfo, "comm '{}' rank {}/{}: transport {}, {} host(s), {} rank(s) on this host, spin {}us",
       name_, rank_, size_, impl_->transport->name(), topology_.node_count,
       topology_.ranks_on_node(topology_.node_of_rank[rank_]), impl_->limits.spin_us);

@@ -13,6 +13,7 @@
 #include "runtime/communicator.h"
 #include "runtime/executor.h"
 #include "runtime/plan_cache.h"
+#include "runtime/rail_balancer.h"
 #include "runtime/transport/transport.h"
 
 namespace strata::runtime {
@@ -31,6 +32,7 @@ struct Communicator::Impl {
   std::vector<std::unique_ptr<HostBuffer>> arenas;
   bool node_shared_arenas = false;
   collectives::Network network;  // the planner's view of this communicator's ranks
+  RailBalancer rails;            // keeps network.rail_weights up to date
   ExecutionLimits limits;
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
 };

@@ -67,7 +67,9 @@ class OperationRun {
       if (state == Completion::kFailed) fail_transfer(id);
       in_flight_[i] = in_flight_.back();
       in_flight_.pop_back();
-      if ((*steps_)[id].kind == StepKind::kRecvReduce) reduce_view(id);
+      const Step& step = (*steps_)[id];
+      if (step.kind != StepKind::kSend && is_far(step.peer)) note_far_receive(step.dst.bytes);
+      if (step.kind == StepKind::kRecvReduce) reduce_view(id);
       complete(id);
       any = true;
     }
@@ -109,6 +111,10 @@ class OperationRun {
     const uint64_t bytes = step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes;
     if (bytes == 0) return false;  // a zero-length reduce has nothing to do
     const int peer = op_->transport_rank_of[step.peer];
+    if (is_far(step.peer) && !op_->far_traffic->started) {
+      op_->far_traffic->started = true;
+      op_->far_traffic->first_post = Clock::now();
+    }
     Completion* done = &completions_[id];
     done->state.store(Completion::kPending, std::memory_order_relaxed);
     in_flight_.push_back(id);
@@ -124,6 +130,13 @@ class OperationRun {
                                      op_->staging + step.staging_offset, bytes, done);
     }
     return true;
+  }
+
+  bool is_far(int peer) const { return op_->far_traffic && (*op_->far_traffic->far)[static_cast<size_t>(peer)]; }
+
+  void note_far_receive(uint64_t bytes) {
+    op_->far_traffic->bytes += bytes;
+    op_->far_traffic->last_receive = Clock::now();
   }
 
   void copy(const Step& step) {

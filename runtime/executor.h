@@ -5,14 +5,26 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <span>
+#include <vector>
 
 #include "collectives/schedule.h"
 #include "runtime/transport/transport.h"
 #include "runtime/wire_tag.h"
 
 namespace strata::runtime {
+
+// What one operation received from ranks of other sites, and when: rail
+// balancing's measurement (rail_balancer.h).
+struct FarTraffic {
+  const std::vector<uint8_t>* far = nullptr;  // per group rank: 1 when on another site
+  uint64_t bytes = 0;                         // received from those ranks
+  std::chrono::steady_clock::time_point first_post{}, last_receive{};
+  bool started = false;
+};
 
 // One rank's schedule bound to memory and a transport.
 struct BoundOperation {
@@ -25,6 +37,7 @@ struct BoundOperation {
   WireTag tag{};
   const std::atomic<bool>* aborted = nullptr;
   int rank = -1;  // for error messages
+  FarTraffic* far_traffic = nullptr;  // measured when set
 };
 
 struct ExecutionLimits {

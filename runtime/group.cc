@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <bit>
 
+#include <fmt/ranges.h>
+
 #include "collectives/planner.h"
 #include "common/log.h"
 #include "runtime/communicator_impl.h"
@@ -50,7 +52,8 @@ std::string forced_algorithm(const Operation& op) {
 
 class GroupRunner {
  public:
-  static BoundOperation bind(PendingOperation& pending, size_t arena_index) {
+  // `alone`: the only operation of its group, so its timing is its own.
+  static BoundOperation bind(PendingOperation& pending, size_t arena_index, bool alone) {
     Communicator& comm = *pending.communicator;
     Communicator::Impl& impl = comm.impl();
     Operation& op = pending.operation;
@@ -75,7 +78,27 @@ class GroupRunner {
     bound.tag = tag_for(impl, op.request);
     bound.aborted = &comm.aborted_;
     bound.rank = comm.rank();
+    if (alone) bound.far_traffic = impl.rails.meter(op.request, plan.algorithm);
     return bound;
+  }
+
+  // After a metered operation: when the ranks are due, gathers every rank's
+  // rail measurement and re-plans if the rail weights changed.
+  static void balance_rails(Communicator& comm) {
+    Communicator::Impl& impl = comm.impl();
+    if (!impl.rails.record()) return;
+    const double mine = impl.rails.rate();
+    std::vector<double> rates(static_cast<size_t>(comm.size()));
+    comm.all_gather(&mine, rates.data(), 1, DataType::kFloat64);
+    const bool changed = impl.rails.apply(impl.network, rates);
+    if (changed) impl.plans.clear();
+    if (log_level() >= LogLevel::kInfo) {
+      std::vector<double> mbps;
+      for (double rate : rates) mbps.push_back(rate / 1e6);
+      log(LogLevel::kInfo, "comm '{}' rank {}/{}: rail rates per rank [{:.1f}] MB/s; rail weights {}[{}] (equal when empty)",
+          comm.name(), comm.rank(), comm.size(), fmt::join(mbps, ", "), changed ? "now " : "",
+          fmt::join(impl.network.rail_weights, ", "));
+    }
   }
 
   static void record(Communicator& comm, const Error& error) {
@@ -96,7 +119,7 @@ void run_together(std::span<PendingOperation> operations) {
     auto used = std::find_if(arenas_used.begin(), arenas_used.end(),
                              [&](const auto& entry) { return entry.first == pending.communicator; });
     if (used == arenas_used.end()) used = arenas_used.insert(arenas_used.end(), {pending.communicator, 0});
-    bound.push_back(GroupRunner::bind(pending, used->second++));
+    bound.push_back(GroupRunner::bind(pending, used->second++, operations.size() == 1));
     limits.spin_us = std::min(limits.spin_us, pending.communicator->impl().limits.spin_us);
     limits.yield_us = std::min(limits.yield_us, pending.communicator->impl().limits.yield_us);
   }
@@ -109,6 +132,7 @@ void run_together(std::span<PendingOperation> operations) {
       for (auto& [comm, unused] : arenas_used) GroupRunner::record(*comm, error);
     throw;
   }
+  if (bound.size() == 1 && bound.front().far_traffic) GroupRunner::balance_rails(*operations.front().communicator);
 }
 
 void queue_in_group(PendingOperation operation) { t_group.queued.push_back(std::move(operation)); }

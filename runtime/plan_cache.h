@@ -24,6 +24,11 @@ class PlanCache {
   // The plan for `request` on `rank`, built (and logged at INFO) on first use.
   CachedPlan& get(const collectives::CollectiveRequest& request, int rank, const collectives::Network& network,
                   const std::string& forced);
+  // Forgets every plan: the network they were built for has changed.
+  void clear() {
+    plans_.clear();
+    last_ = nullptr;
+  }
 
  private:
   using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, uint32_t, std::string>;

@@ -33,6 +33,14 @@ constexpr std::array kTable{
               "UCX endpoints (TCP connections) per peer on another host; 0 sizes each peer's from its "
               "link's measured bandwidth-delay product",
               "0..16", &Config::lanes},
+    ConfigVar{"STRATA_RAIL_BALANCE", ConfigType::kBool, "1",
+              "Measure each rail's inter-site throughput during large hierarchical collectives and give "
+              "measurably slower rails smaller shards (0: equal shards)",
+              "", &Config::rail_balance},
+    ConfigVar{"STRATA_RAIL_WEIGHTS", ConfigType::kString, "",
+              "Fixed share of the inter-site data per rail (the r-th rank of every site), e.g. 1,1,0.5,1; "
+              "overrides STRATA_RAIL_BALANCE",
+              "", &Config::rail_weights},
     ConfigVar{"STRATA_SPIN_US", ConfigType::kInt, "-1",
               "Microseconds to busy-poll before sleeping in the kernel; -1 spins only when this "
               "host has at least as many cores as ranks",

@@ -21,6 +21,8 @@ struct Config {
   uint64_t chunk_bytes = 0;    // pipelining segment; 0 = algorithm's default
   int window = 0;              // STRATA_WINDOW: chunks in flight per inter-site peer; 0 = from the BDP
   int lanes = 0;               // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
+  bool rail_balance = true;    // STRATA_RAIL_BALANCE: shrink the shards of measurably slower rails
+  std::string rail_weights;    // STRATA_RAIL_WEIGHTS: fixed per-rail shares ("1,1,0.5,1"); "" = measured
   int spin_us = 0;             // busy-poll this long before sleeping; -1 = decide from core count
   int yield_us = 0;            // then poll with sched_yield(); -1 = decide from core count
   std::string socket_ifname;   // interface for the unique-id rendezvous

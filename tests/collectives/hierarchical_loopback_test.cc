@@ -180,6 +180,34 @@ TEST(HierarchicalAllReduce, EveryRankGetsIdenticalBits) {
   }
 }
 
+// Rails with unequal shares (rail balancing, collectives/rail_balance.h):
+// the shards move, the results must not, for every shape (rails fewer than
+// the weights use their prefix; more rails than weights fall back to equal).
+TEST(HierarchicalRailWeights, UnequalShardsGiveTheSameResults) {
+  for (const Shape& shape : kShapes) {
+    Network network = shape.network();
+    network.rail_weights = {2.0, 0.25, 1.0, 0.5};
+    for (const char* name : {"hier_direct", "hier_ring", "hier_oneshot"}) {
+      for (Collective collective : {Collective::kAllReduce, Collective::kBroadcast, Collective::kReduce}) {
+        const Algorithm* algorithm =
+            collectives::find_algorithm(collective, collective == Collective::kAllReduce ? name : "hier");
+        ASSERT_NE(algorithm, nullptr) << name;
+        CollectiveRequest r;
+        r.collective = collective;
+        r.nranks = static_cast<int>(shape.site_of_rank.size());
+        r.count = 200003;
+        r.dtype = DataType::kInt32;
+        r.root = r.nranks - 1;
+        r.segment_bytes = 64 << 10;
+        const auto inputs = make_inputs(r);
+        const RunResult result = run_on_loopback(*algorithm, r, inputs, false, network);
+        EXPECT_EQ(compare_outputs(r, expected_outputs(r, inputs), result.outputs), "")
+            << algorithm->name() << " on " << shape.name;
+      }
+    }
+  }
+}
+
 // Two sites of two nodes with two ranks each: inside a site the node-mates
 // reduce first, so every member (not just the one at the node boundary, as a
 // single ring over the site would have it) carries an equal share across the
