@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "collectives/rail_balance.h"
 #include "collectives/site_layout.h"
 #include "common/error.h"
@@ -45,7 +47,9 @@ bool RailBalancer::record() {
     seconds_ += std::chrono::duration<double>(current_.last_receive - current_.first_post).count();
   }
   current_ = FarTraffic{};
-  return ++operations_ % kOperationsPerExchange == 0;
+  if (++operations_ < interval_) return false;
+  operations_ = 0;
+  return true;
 }
 
 double RailBalancer::rate() const { return seconds_ > 0 ? static_cast<double>(bytes_) / seconds_ : 0.0; }
@@ -54,9 +58,13 @@ bool RailBalancer::apply(collectives::Network& network, const std::vector<double
   bytes_ = 0;
   seconds_ = 0;
   const std::vector<double> rates = collectives::rail_rates(network, nranks_, rank_rates);
-  if (rates.empty()) return false;
-  std::vector<double> weights = collectives::rebalanced_rail_weights(network.rail_weights, rates);
-  if (weights == network.rail_weights) return false;
+  std::vector<double> weights =
+      rates.empty() ? network.rail_weights : collectives::rebalanced_rail_weights(network.rail_weights, rates);
+  if (weights == network.rail_weights) {
+    interval_ = std::min(interval_ * 2, kLastExchangeInterval);
+    return false;
+  }
+  interval_ = kFirstExchangeAfter;
   network.rail_weights = std::move(weights);
   return true;
 }

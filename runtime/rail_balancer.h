@@ -1,11 +1,13 @@
 // Rail balancing at run time. While large hierarchical collectives run,
 // each rank measures how fast it receives from other sites (its rail's
-// throughput); every kOperationsPerExchange such collectives, every rank
+// throughput); after kFirstExchangeAfter such collectives, every rank
 // gathers every rank's measurement and sets the network's rail weights from
 // them (collectives/rail_balance.h), so that a measurably slower rail gets a
-// smaller shard and all rails finish together. Every rank counts the same
-// collectives, so every rank exchanges at the same call and computes the
-// same weights.
+// smaller shard and all rails finish together. The exchange synchronises
+// the ranks and costs a WAN round trip, so while the weights stay put the
+// interval doubles (up to kLastExchangeInterval); a change starts it over.
+// Every rank counts the same collectives and sees the same weights, so every
+// rank exchanges at the same call and computes the same weights.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,8 @@ class RailBalancer {
  public:
   // Measured collectives move at least this much, so the WAN phase dwarfs its start-up.
   static constexpr uint64_t kMeasuredBytes = uint64_t{16} << 20;
-  static constexpr int kOperationsPerExchange = 8;
+  static constexpr int kFirstExchangeAfter = 32;
+  static constexpr int kLastExchangeInterval = 1024;
 
   // STRATA_RAIL_WEIGHTS goes into `network` as it is; otherwise measuring is
   // on when the group spans sites with two rails or more and
@@ -48,7 +51,8 @@ class RailBalancer {
   FarTraffic current_;
   uint64_t bytes_ = 0;
   double seconds_ = 0;
-  int operations_ = 0;
+  int operations_ = 0;  // since the last exchange
+  int interval_ = kFirstExchangeAfter;
 };
 
 }  // namespace strata::runtime
