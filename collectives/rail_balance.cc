@@ -12,17 +12,17 @@ namespace strata::collectives {
 std::vector<double> rail_rates(const Network& network, int nranks, const std::vector<double>& rank_rates) {
   if (!network.spans_sites() || rank_rates.size() != static_cast<size_t>(nranks)) return {};
   const SiteLayout layout = SiteLayout::of(network, nranks, 0);
-  std::vector<double> rates(static_cast<size_t>(layout.smallest_site()));
-  for (size_t r = 0; r < rates.size(); ++r) {
+  std::vector<double> rates;
+  for (int r = 0; r < layout.smallest_site(); ++r) {
     double slowest = 0;
-    for (int rank : layout.rail(static_cast<int>(r))) {
+    for (int rank : layout.rail(r)) {
       const double rate = rank_rates[static_cast<size_t>(rank)];
       if (rate > 0 && std::isfinite(rate)) slowest = slowest > 0 ? std::min(slowest, rate) : rate;
     }
-    if (slowest <= 0) return {};
-    rates[r] = slowest;
+    if (slowest <= 0) break;  // rails beyond the flow cap (choose_rails) carry nothing across sites
+    rates.push_back(slowest);
   }
-  return rates;
+  return rates.size() >= 2 ? rates : std::vector<double>{};
 }
 
 std::vector<double> rebalanced_rail_weights(const std::vector<double>& current, const std::vector<double>& rates) {

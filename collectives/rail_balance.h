@@ -26,8 +26,10 @@ inline constexpr double kMaxRailWeight = 2.0;
 
 // Each rail's throughput (bytes/s) from what every rank measured of its own
 // inter-site receives (`rank_rates`, per rank of the group; 0 where it did
-// not measure): a rail is as fast as its slowest member. Empty unless the
-// group spans sites and every rail has a measurement.
+// not measure): a rail is as fast as its slowest member. Only the leading
+// rails that were measured count (with more members per site than
+// choose_rails' flow cap, the later ones never cross sites); empty unless
+// the group spans sites and at least two rails were measured.
 std::vector<double> rail_rates(const Network& network, int nranks, const std::vector<double>& rank_rates);
 
 // The next rail weights from the current ones (empty: equal) and the rails'

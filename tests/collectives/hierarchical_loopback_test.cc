@@ -10,6 +10,7 @@
 #include <set>
 
 #include "collectives/algorithm.h"
+#include "collectives/algorithms.h"
 #include "collectives/hier_plan.h"
 #include "collectives/planner.h"
 #include "common/error.h"
@@ -206,6 +207,28 @@ TEST(HierarchicalRailWeights, UnequalShardsGiveTheSameResults) {
       }
     }
   }
+}
+
+// The weights do move the bytes: with 3:1, rail 0 sends three times what
+// rail 1 sends across sites, and the two add up to the equal split's.
+TEST(HierarchicalRailWeights, ARailsShareOfTheWanBytesFollowsItsWeight) {
+  Network network = Network::with_sites({0, 0, 1, 1}, kWan);  // rail 0: ranks 0, 2; rail 1: ranks 1, 3
+  CollectiveRequest r;
+  r.collective = Collective::kAllReduce;
+  r.nranks = 4;
+  r.count = 1 << 20;
+  auto wan_bytes = [&](int rank) {
+    uint64_t bytes = 0;
+    for (const auto& step : collectives::allreduce_hier_direct().build(r, network, rank).steps)
+      if (step.kind == collectives::StepKind::kSend && network.site_of(step.peer) != network.site_of(rank))
+        bytes += step.src.bytes;
+    return bytes;
+  };
+  const uint64_t equal = wan_bytes(0);
+  EXPECT_EQ(wan_bytes(1), equal);
+  network.rail_weights = {3.0, 1.0};
+  EXPECT_EQ(wan_bytes(0), 3 * wan_bytes(1));
+  EXPECT_EQ(wan_bytes(0) + wan_bytes(1), 2 * equal);
 }
 
 // Two sites of two nodes with two ranks each: inside a site the node-mates

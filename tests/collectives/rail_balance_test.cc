@@ -39,7 +39,10 @@ TEST(RailRates, ARailIsAsFastAsItsSlowestMember) {
   const Network network = Network::with_sites({0, 0, 1, 1}, {});
   // Rail 0 = ranks 0 and 2, rail 1 = ranks 1 and 3.
   EXPECT_EQ(rail_rates(network, 4, {100, 50, 80, 60}), (std::vector<double>{80, 50}));
-  EXPECT_TRUE(rail_rates(network, 4, {100, 0, 80, 0}).empty()) << "rail 1 unmeasured";
+  EXPECT_TRUE(rail_rates(network, 4, {100, 0, 80, 0}).empty()) << "rail 1 unmeasured: one rail left";
+  // Three rails, the third beyond the flow cap: the measured two count.
+  const Network three = Network::with_sites({0, 0, 0, 1, 1, 1}, {});
+  EXPECT_EQ(rail_rates(three, 6, {100, 50, 0, 80, 60, 0}), (std::vector<double>{80, 50}));
   EXPECT_TRUE(rail_rates(Network::uniform(), 4, {1, 1, 1, 1}).empty()) << "one site";
   EXPECT_TRUE(rail_rates(network, 4, {1, 1}).empty()) << "wrong length";
 }
