@@ -83,6 +83,11 @@ constexpr std::array kTable{
               "EXPERIMENTAL: stage CUDA device buffers without blocking the caller (proxy thread + "
               "stream wait); hung with 4 ranks on one GPU, so off by default",
               "", &Config::nccl_async_staging},
+    ConfigVar{"STRATA_NCCL_CUDA_IPC", ConfigType::kBool, "0",
+              "EXPERIMENTAL: when every rank of a communicator is on this host, reduce and copy CUDA device "
+              "buffers through CUDA IPC mappings of each other's device scratch instead of host staging; "
+              "not yet run on a GPU, so off by default",
+              "", &Config::nccl_cuda_ipc},
     ConfigVar{"STRATA_PROBE_MS", ConfigType::kInt, "1000",
               "Time budget in milliseconds for the link probe at communicator creation",
               "1..600000", &Config::probe_ms},

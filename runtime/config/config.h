@@ -36,6 +36,7 @@ struct Config {
   bool probe = true;           // STRATA_PROBE: measure leader-to-leader links at creation
   int probe_ms = 1000;         // STRATA_PROBE_MS: budget for that probe
   bool nccl_async_staging = false;  // experimental non-blocking staging of device buffers
+  bool nccl_cuda_ipc = false;       // experimental CUDA IPC path for device buffers on one host
 };
 
 enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };

@@ -10,6 +10,7 @@
 #include "runtime/nccl/api_guard.h"
 #include "runtime/nccl/argument_check.h"
 #include "runtime/nccl/comm_handle.h"
+#include "runtime/nccl/device_ipc.h"
 #include "runtime/nccl/device_staging.h"
 #include "runtime/nccl/profiling_alias.h"
 #include "runtime/nccl/redop.h"
@@ -33,6 +34,18 @@ struct Call {
   void check_root(int root) const { check_rank_argument(root, "root", ref.size, context()); }
 };
 
+// Runs the call through CUDA IPC when it applies (device_ipc.h); false: stage it.
+bool via_device_ipc(const Call& call, runtime::ScratchCollective collective, const void* send, void* recv,
+                    uint64_t count, const Reduction* reduction, int root, cudaStream_t stream) {
+  runtime::ScratchCall scratch{.collective = collective, .send = send, .recv = recv, .count = count,
+                               .type = call.type, .root = root};
+  if (reduction != nullptr) {
+    scratch.op = reduction->op;
+    scratch.finish = reduction->finish;
+  }
+  return run_on_device_ipc(call.ref, scratch, stream);
+}
+
 // Enum arguments by reference: see raw_enum (argument_check.h).
 Call begin(ncclComm_t comm, const ncclDataType_t& datatype, const char* function) {
   CommRef ref = usable_comm(comm, function);
@@ -50,6 +63,10 @@ ncclResult_t broadcast(const char* function, const void* sendbuff, void* recvbuf
     const uint64_t send_bytes = call.is_rank(root) ? bytes : 0;
     check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
     check_buffer(recvbuff, "recvbuff", bytes, call.context());
+    if (via_device_ipc(call, runtime::ScratchCollective::kBroadcast, sendbuff, recvbuff, count, nullptr, root,
+                       stream)) {
+      return;
+    }
     StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, bytes, stream);
     staged.run([comm = call.ref.comm, count, type = call.type, root](const void* send, void* recv) {
       comm->broadcast(send, recv, count, type, root);
@@ -67,6 +84,10 @@ ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count, n
     const uint64_t bytes = call.bytes(count);
     check_buffer(sendbuff, "sendbuff", bytes, call.context());
     check_buffer(recvbuff, "recvbuff", bytes, call.context());
+    if (via_device_ipc(call, runtime::ScratchCollective::kAllReduce, sendbuff, recvbuff, count, &reduction, 0,
+                       stream)) {
+      return;
+    }
     StagedCall staged(call.ref, sendbuff, bytes, recvbuff, bytes, stream);
     staged.run([comm = call.ref.comm, count, type = call.type, reduction](const void* send, void* recv) {
       comm->all_reduce(send, recv, count, type, reduction.op, reduction.finish);
@@ -95,6 +116,10 @@ ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count, nccl
     check_buffer(sendbuff, "sendbuff", bytes, call.context());
     const uint64_t recv_bytes = call.is_rank(root) ? bytes : 0;
     check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    if (via_device_ipc(call, runtime::ScratchCollective::kReduce, sendbuff, recvbuff, count, &reduction, root,
+                       stream)) {
+      return;
+    }
     StagedCall staged(call.ref, sendbuff, bytes, recvbuff, recv_bytes, stream);
     staged.run([comm = call.ref.comm, count, type = call.type, reduction, root](const void* send, void* recv) {
       comm->reduce(send, recv, count, type, reduction.op, root, reduction.finish);
@@ -110,6 +135,10 @@ ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcoun
     const uint64_t recv_bytes = call.bytes(sendcount, call.ref.size);
     check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
     check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    if (via_device_ipc(call, runtime::ScratchCollective::kAllGather, sendbuff, recvbuff, sendcount, nullptr, 0,
+                       stream)) {
+      return;
+    }
     StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, recv_bytes, stream);
     staged.run([comm = call.ref.comm, sendcount, type = call.type](const void* send, void* recv) {
       comm->all_gather(send, recv, sendcount, type);
@@ -126,6 +155,10 @@ ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff, size_t recv
     const uint64_t recv_bytes = call.bytes(recvcount);
     check_buffer(sendbuff, "sendbuff", send_bytes, call.context());
     check_buffer(recvbuff, "recvbuff", recv_bytes, call.context());
+    if (via_device_ipc(call, runtime::ScratchCollective::kReduceScatter, sendbuff, recvbuff, recvcount, &reduction,
+                       0, stream)) {
+      return;
+    }
     StagedCall staged(call.ref, sendbuff, send_bytes, recvbuff, recv_bytes, stream);
     staged.run([comm = call.ref.comm, recvcount, type = call.type, reduction](const void* send, void* recv) {
       comm->reduce_scatter(send, recv, recvcount, type, reduction.op, reduction.finish);

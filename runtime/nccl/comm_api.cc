@@ -8,6 +8,7 @@
 #include "runtime/nccl/argument_check.h"
 #include "runtime/nccl/comm_config.h"
 #include "runtime/nccl/device_memory.h"
+#include "runtime/nccl/device_ipc.h"
 #include "runtime/nccl/device_staging.h"
 #include "runtime/nccl/group.h"
 #include "runtime/nccl/profiling_alias.h"
@@ -140,6 +141,7 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   return guard("ncclCommDestroy", [&] {
     const CommRef ref = lookup_comm(comm, "ncclCommDestroy");
     if (ref.comm) drain_staging(ref.comm.get(), /*stop=*/true);  // queued device-buffer calls first
+    if (ref.comm) release_device_ipc(ref.comm.get());
     // Torn down outside the registry lock, once no other call holds it.
     release_when_idle(retire_comm(ref.handle, CommState::kDestroyed));
   });
@@ -151,6 +153,7 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
     // Wakes calls still waiting on other threads; they return ncclInvalidUsage.
     if (ref.comm) ref.comm->abort();
     if (ref.comm) drain_staging(ref.comm.get(), /*stop=*/true);  // queued calls fail fast now
+    if (ref.comm) release_device_ipc(ref.comm.get());
     release_when_idle(retire_comm(ref.handle, CommState::kAborted));
   });
 }

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "runtime/config/config.h"
 #include "runtime/nccl/cuda_driver.h"
 #include "runtime/nccl/device_memory.h"
+#include "runtime/nccl/per_comm.h"
 
 namespace strata::nccl {
 namespace {
@@ -250,48 +250,13 @@ struct StagingPool {
 
 namespace {
 
-// One pool per communicator, found by its address; pools of communicators
-// that are gone are freed when the next pool is made. Never destroyed at
-// exit (the driver may already be unloaded then).
-struct PoolRegistry {
-  std::mutex mutex;
-  std::map<const runtime::Communicator*, std::pair<std::weak_ptr<runtime::Communicator>, std::shared_ptr<StagingPool>>>
-      pools;
-  std::atomic<bool> any{false};
-};
-PoolRegistry& registry() {
-  static auto* instance = new PoolRegistry;
+// One pool per communicator (per_comm.h).
+PerComm<StagingPool>& registry() {
+  static auto* instance = new PerComm<StagingPool>;
   return *instance;
 }
-
-std::shared_ptr<StagingPool> find_pool(const runtime::Communicator* comm) {
-  PoolRegistry& r = registry();
-  if (!r.any.load(std::memory_order_relaxed)) return nullptr;
-  std::lock_guard lock(r.mutex);
-  auto found = r.pools.find(comm);
-  if (found == r.pools.end() || found->second.first.expired()) return nullptr;
-  return found->second.second;
-}
-
-std::shared_ptr<StagingPool> pool_of(const std::shared_ptr<runtime::Communicator>& comm) {
-  PoolRegistry& r = registry();
-  std::vector<std::shared_ptr<StagingPool>> dead;  // freed outside the lock
-  std::lock_guard lock(r.mutex);
-  auto found = r.pools.find(comm.get());
-  if (found != r.pools.end() && found->second.first.lock() == comm) return found->second.second;
-  for (auto it = r.pools.begin(); it != r.pools.end();) {
-    if (it->second.first.expired()) {
-      dead.push_back(std::move(it->second.second));
-      it = r.pools.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  auto pool = std::make_shared<StagingPool>();
-  r.pools[comm.get()] = {comm, pool};
-  r.any.store(true);
-  return pool;
-}
+std::shared_ptr<StagingPool> find_pool(const runtime::Communicator* comm) { return registry().find(comm); }
+std::shared_ptr<StagingPool> pool_of(const std::shared_ptr<runtime::Communicator>& comm) { return registry().of(comm); }
 
 // What a group on this thread staged: results to copy back at its end, and
 // the buffers to give back.
@@ -336,7 +301,6 @@ StagedCall::StagedCall(const CommRef& ref, const void* send, uint64_t send_bytes
   }
   if (!send_device && !recv_device) return;
 
-  const char* const function = context_.operation.c_str();
   if (!driver().complete()) {
     fail(ErrorCode::kInvalidUsage, context_,
          "a buffer is CUDA device memory but the CUDA driver functions staging needs were not found");
@@ -345,14 +309,7 @@ StagedCall::StagedCall(const CommRef& ref, const void* send, uint64_t send_bytes
   const CuContext cu_context = context_of(send_device ? send : recv);
   cu_context_ = cu_context;
   const ContextScope scope(cu_context);
-  int capturing = kCaptureStatusNone;
-  check_cuda(driver().stream_is_capturing(cu_stream, &capturing), context_, "cuStreamIsCapturing");
-  if (capturing != kCaptureStatusNone) {
-    fail(ErrorCode::kInvalidUsage, context_,
-         "{} with CUDA device buffers on a stream that is capturing a CUDA graph is not supported: device "
-         "buffers are staged through host memory by the host, which a graph cannot replay",
-         function);
-  }
+  check_not_capturing(stream, context_);
 
   pool_ = pool_of(ref.comm);
   async_ = may_be_async && pool_->ensure_proxy(cu_context);
@@ -478,17 +435,31 @@ void finish_group_staging() {
   for (const PendingCopy& copy : copies) copy_back(copy);
 }
 
+void check_not_capturing(cudaStream_t stream, const ErrorContext& context) {
+  int capturing = kCaptureStatusNone;
+  check_cuda(driver().stream_is_capturing(reinterpret_cast<CuStream>(stream), &capturing), context,
+             "cuStreamIsCapturing");
+  if (capturing != kCaptureStatusNone) {
+    fail(ErrorCode::kInvalidUsage, context,
+         "{} with CUDA device buffers on a stream that is capturing a CUDA graph is not supported: the host "
+         "drives device-buffer collectives, which a graph cannot replay",
+         context.operation);
+  }
+}
+
+void settle_queued_staging(const runtime::Communicator* comm) {
+  if (std::shared_ptr<StagingPool> pool = find_pool(comm)) {
+    if (std::exception_ptr failure = pool->drain()) std::rethrow_exception(failure);
+  }
+}
+
 void drain_staging(const runtime::Communicator* comm, bool stop) {
   std::shared_ptr<StagingPool> pool = find_pool(comm);
   if (!pool) return;
   pool->drain();
-  if (!stop) return;
-  PoolRegistry& r = registry();
-  std::lock_guard lock(r.mutex);
-  auto found = r.pools.find(comm);
-  if (found != r.pools.end() && found->second.second == pool) r.pools.erase(found);
   // The pool (its proxy and buffers) goes with the last reference: here, or
   // at the end of a group that still holds some of its buffers.
+  if (stop) registry().forget(comm, pool);
 }
 
 }  // namespace strata::nccl

@@ -77,6 +77,14 @@ class StagedCall {
 // giving everything back).
 void finish_group_staging();
 
+// Fails with kInvalidUsage when `stream` is capturing a CUDA graph. The
+// context of the call's device buffers must be current.
+void check_not_capturing(cudaStream_t stream, const ErrorContext& context);
+
+// Waits until the proxy of `comm` (if any) ran everything queued, and
+// rethrows the error of a queued call that failed.
+void settle_queued_staging(const runtime::Communicator* comm);
+
 // Waits until the proxy of `comm` (if any) ran everything queued. With
 // `stop`, also ends the proxy and frees the staging buffers (destroy, abort).
 void drain_staging(const runtime::Communicator* comm, bool stop = false);
