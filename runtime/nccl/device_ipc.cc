@@ -164,7 +164,7 @@ bool ensure_scratch(IpcState& state, runtime::Communicator& comm, uint64_t wante
 
 bool run_on_device_ipc(const CommRef& ref, const ScratchCall& call, cudaStream_t stream) {
 #if STRATA_NCCL_CUDA_IPC_BUILT
-  if (!qualifies(ref, call)) return false;
+  if (!qualifies(ref, call) || !driver().complete()) return false;  // staging reports a missing driver
   std::shared_ptr<IpcState> state = registry().of(ref.comm);
   if (state->refused) return false;
   settle_queued_staging(ref.comm.get());  // device-buffer calls still queued on the proxy go first
