@@ -38,6 +38,19 @@ PeerScratch::~PeerScratch() {
   cudaIpcCloseMemHandle(data_);  // errors ignored, as for DeviceScratch
 }
 
+std::shared_ptr<void> DeviceScratchExporter::allocate(uint64_t bytes, std::byte*& data, Handle& handle) {
+  auto scratch = std::make_shared<DeviceScratch>(bytes);
+  data = scratch->data();
+  handle = scratch->handle();
+  return scratch;
+}
+
+std::shared_ptr<void> DeviceScratchExporter::open(const Handle& handle, std::byte*& data) {
+  auto peer = std::make_shared<PeerScratch>(handle);
+  data = peer->data();
+  return peer;
+}
+
 void StreamMemory::copy(void* dst, const void* src, uint64_t bytes) {
   if (bytes == 0 || dst == src) return;
   // cudaMemcpyDefault: with unified addressing the driver tells which

@@ -10,13 +10,16 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "runtime/mapped_scratch.h"
+#include "runtime/scratch_space.h"
 
 namespace strata::cuda_ipc {
 
 // The bytes of a cudaIpcMemHandle_t, to send to peers.
-using IpcHandle = std::array<unsigned char, sizeof(cudaIpcMemHandle_t)>;
+using IpcHandle = runtime::ScratchExporter::Handle;
+static_assert(sizeof(cudaIpcMemHandle_t) == sizeof(IpcHandle));
 
 // Device memory of this rank that peers may map. Throws Error(kCuda).
 class DeviceScratch {
@@ -48,6 +51,13 @@ class PeerScratch {
 
  private:
   std::byte* data_ = nullptr;
+};
+
+// Scratch for runtime::ScratchSpace: DeviceScratch, opened as PeerScratch.
+class DeviceScratchExporter final : public runtime::ScratchExporter {
+ public:
+  std::shared_ptr<void> allocate(uint64_t bytes, std::byte*& data, Handle& handle) override;
+  std::shared_ptr<void> open(const Handle& handle, std::byte*& data) override;
 };
 
 // Copies and reductions enqueued on `stream` (the caller's: they follow its

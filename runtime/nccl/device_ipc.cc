@@ -8,6 +8,7 @@
 #include "runtime/nccl/device_memory.h"
 #include "runtime/nccl/device_staging.h"
 #include "runtime/nccl/per_comm.h"
+#include "runtime/scratch_space.h"
 
 #if STRATA_NCCL_CUDA_IPC_BUILT
 #include "runtime/cuda/ipc_scratch.h"
@@ -21,7 +22,6 @@ using runtime::ScratchCollective;
 
 // Largest scratch half: calls larger than this go through in pieces.
 constexpr uint64_t kHalfCap = uint64_t{64} << 20;
-constexpr uint64_t kHalfMin = uint64_t{1} << 20;
 
 // The buffers this rank reads or writes in `call`.
 struct UsedBuffers {
@@ -47,14 +47,6 @@ bool qualifies(const CommRef& ref, const ScratchCall& call) {
 
 #if STRATA_NCCL_CUDA_IPC_BUILT
 
-// What each rank tells the others about its scratch.
-struct ScratchRecord {
-  uint64_t ok = 0;         // 0: this rank could not allocate or export
-  uint64_t process = 0;    // random per process: peers in the same process use `address`
-  uint64_t address = 0;
-  cuda_ipc::IpcHandle handle{};
-};
-
 uint64_t process_token() {
   static const uint64_t token = [] {
     std::random_device random;
@@ -65,16 +57,13 @@ uint64_t process_token() {
 
 // A communicator's scratch and its peers', as mapped here.
 struct IpcState {
-  bool refused = false;  // the ranks could not map each other's scratch: stage from now on
-  CuContext context = nullptr;
-  std::unique_ptr<cuda_ipc::DeviceScratch> mine;
-  std::vector<std::unique_ptr<cuda_ipc::PeerScratch>> peers;
-  runtime::MappedScratch mapped;
+  CuContext context = nullptr;  // current when the scratch was made (and freed)
+  cuda_ipc::DeviceScratchExporter exporter;
+  std::unique_ptr<runtime::ScratchSpace> space;
 
   ~IpcState() {
     const ContextScope scope(context);
-    peers.clear();
-    mine.reset();
+    space.reset();
   }
 };
 
@@ -83,78 +72,35 @@ PerComm<IpcState>& registry() {
   return *instance;
 }
 
-// Every rank's record; all ranks call it together.
-std::vector<ScratchRecord> exchange(runtime::Communicator& comm, const ScratchRecord& mine) {
-  std::vector<ScratchRecord> all(comm.size());
-  comm.all_gather(&mine, all.data(), sizeof mine, DataType::kUint8);
-  return all;
+runtime::ScratchSpace& space_of(IpcState& state, runtime::Communicator& comm) {
+  if (!state.space) {
+    runtime::ScratchGroup group{
+        .rank = comm.rank(),
+        .size = comm.size(),
+        .all_gather = [&comm](const void* mine, void* all,
+                              uint64_t bytes) { comm.all_gather(mine, all, bytes, DataType::kUint8); },
+        .barrier = [&comm] { comm.barrier(); }};
+    state.space = std::make_unique<runtime::ScratchSpace>(std::move(group), state.exporter, process_token());
+  }
+  return *state.space;
 }
 
-bool all_agree(runtime::Communicator& comm, bool mine) {
-  std::vector<uint8_t> all(comm.size());
-  const uint8_t flag = mine ? 1 : 0;
-  comm.all_gather(&flag, all.data(), 1, DataType::kUint8);
-  for (uint8_t f : all) {
-    if (f == 0) return false;
-  }
-  return true;
-}
-
-// Grows every rank's scratch to halves of at least `wanted` bytes; all ranks
-// call it with the same `wanted`. False (for every rank) when a rank could
-// not allocate, export or map: the communicator stages from then on.
-bool ensure_scratch(IpcState& state, runtime::Communicator& comm, uint64_t wanted) {
-  if (state.mine && state.mapped.half_bytes >= wanted) return true;
-  uint64_t half = kHalfMin;
-  while (half < wanted) half *= 2;
-  ScratchRecord record;
-  std::unique_ptr<cuda_ipc::DeviceScratch> grown;
-  try {
-    grown = std::make_unique<cuda_ipc::DeviceScratch>(2 * half);
-    record = {1, process_token(), reinterpret_cast<uint64_t>(grown->data()), grown->handle()};
-  } catch (const Error&) {
-    record.ok = 0;  // the others learn it below
-  }
-  const std::vector<ScratchRecord> records = exchange(comm, record);
-  bool ok = true;
-  for (const ScratchRecord& r : records) ok = ok && r.ok != 0;
-  std::vector<std::unique_ptr<cuda_ipc::PeerScratch>> peers(comm.size());
-  std::vector<std::byte*> base(comm.size());
-  for (int peer = 0; ok && peer < comm.size(); ++peer) {
-    if (peer == comm.rank()) {
-      base[peer] = grown->data();
-    } else if (records[peer].process == process_token()) {
-      base[peer] = reinterpret_cast<std::byte*>(records[peer].address);  // same address space
-    } else {
-      try {
-        peers[peer] = std::make_unique<cuda_ipc::PeerScratch>(records[peer].handle);
-        base[peer] = peers[peer]->data();
-      } catch (const Error&) {
-        ok = false;
-      }
-    }
-  }
-  // Unmap the old scratch of the peers before agreeing, so that after it
-  // nobody maps the old scratch this rank frees below.
-  state.peers.clear();
-  if (!all_agree(comm, ok)) {
-    state.refused = true;
-    state.mine.reset();
+// Grows the scratch for `call`; false (on every rank) when the ranks cannot
+// map each other's: the communicator stages from then on.
+bool ensure_scratch(IpcState& state, runtime::Communicator& comm, const ScratchCall& call) {
+  runtime::ScratchSpace& space = space_of(state, comm);
+  const uint64_t before = space.mapped().half_bytes;
+  if (!space.ensure(runtime::scratch_half_bytes_wanted(call, comm.size(), kHalfCap))) {
     log(LogLevel::kWarn,
         "rank {}: CUDA IPC is not usable on this communicator (a rank could not allocate, export or map device "
         "scratch); device buffers are staged through host memory instead",
         comm.rank());
     return false;
   }
-  state.mine = std::move(grown);
-  state.peers = std::move(peers);
-  state.mapped.rank = comm.rank();
-  state.mapped.size = comm.size();
-  state.mapped.half_bytes = half;
-  state.mapped.base = std::move(base);
-  state.mapped.barrier = [&comm] { comm.barrier(); };
-  log(LogLevel::kInfo, "rank {}: CUDA IPC scratch mapped: {} ranks, halves of {} bytes", comm.rank(), comm.size(),
-      half);
+  if (space.mapped().half_bytes != before) {
+    log(LogLevel::kInfo, "rank {}: CUDA IPC scratch mapped: {} ranks, halves of {} bytes", comm.rank(),
+        comm.size(), space.mapped().half_bytes);
+  }
   return true;
 }
 
@@ -166,16 +112,15 @@ bool run_on_device_ipc(const CommRef& ref, const ScratchCall& call, cudaStream_t
 #if STRATA_NCCL_CUDA_IPC_BUILT
   if (!qualifies(ref, call) || !driver().complete()) return false;  // staging reports a missing driver
   std::shared_ptr<IpcState> state = registry().of(ref.comm);
-  if (state->refused) return false;
+  if (state->space && state->space->refused()) return false;
   settle_queued_staging(ref.comm.get());  // device-buffer calls still queued on the proxy go first
   const CuContext context = context_of(used_buffers(call, ref.rank).send ? call.send : call.recv);
   const ContextScope scope(context);
   check_not_capturing(stream, ref.context);
-  if (!state->mine) state->context = context;
-  const uint64_t wanted = runtime::scratch_half_bytes_wanted(call, ref.size, kHalfCap);
-  if (!ensure_scratch(*state, *ref.comm, wanted)) return false;
+  if (!state->space) state->context = context;
+  if (!ensure_scratch(*state, *ref.comm, call)) return false;
   cuda_ipc::StreamMemory memory(stream);
-  runtime::run_scratch_collective(state->mapped, memory, call);
+  runtime::run_scratch_collective(state->space->mapped(), memory, call);
   return true;
 #else
   (void)ref, (void)call, (void)stream, (void)qualifies;
