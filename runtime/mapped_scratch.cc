@@ -143,7 +143,11 @@ void run_scratch_collective(MappedScratch& scratch, ScratchMemory& memory, const
     }
     ++scratch.pieces;
   }
+  // No rank returns while a peer may still read its scratch: a rank may then
+  // free it (destroy its communicator, which NCCL does not make collective)
+  // as soon as its call has returned.
   memory.wait();
+  if (call.count > 0) scratch.barrier();
 }
 
 }  // namespace strata::runtime

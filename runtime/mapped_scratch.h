@@ -72,7 +72,8 @@ uint64_t scratch_half_bytes_wanted(const ScratchCall& call, int size, uint64_t c
 // Runs `call` on this rank. Every rank of the group must make the same call
 // (same collective, count, type, op, root) with its own buffers. Needs
 // scratch.half_bytes >= the smallest piece (scratch_half_bytes_wanted with
-// cap 0). Returns once this rank's results are in place (memory.wait()).
+// cap 0). Returns once this rank's results are in place (memory.wait()) and
+// every rank has stopped reading the others' scratch.
 void run_scratch_collective(MappedScratch& scratch, ScratchMemory& memory, const ScratchCall& call);
 
 }  // namespace strata::runtime
