@@ -39,7 +39,8 @@ UsedBuffers used_buffers(const ScratchCall& call, int rank) {
 // Whether this rank may take the IPC path for `call` (before asking the
 // other ranks, which decide the same way from the same arguments).
 bool qualifies(const CommRef& ref, const ScratchCall& call) {
-  if (!runtime::config().nccl_cuda_ipc || runtime::group_depth() > 0 || ref.size < 2) return false;
+  // Zero-count calls stage: their buffers may be null on some ranks only.
+  if (!runtime::config().nccl_cuda_ipc || runtime::group_depth() > 0 || ref.size < 2 || call.count == 0) return false;
   if (ref.comm->topology().node_count != 1) return false;
   const UsedBuffers used = used_buffers(call, ref.rank);
   return (!used.send || is_device_memory(call.send)) && (!used.recv || is_device_memory(call.recv));
