@@ -1,6 +1,6 @@
 #include "runtime/scratch_space.h"
 
-#include <cstring>
+#include <utility>
 
 #include "common/error.h"
 

@@ -7,48 +7,28 @@
 
 namespace strata::cuda_ipc {
 
-DeviceScratch::DeviceScratch(uint64_t bytes) {
-  void* data = nullptr;
-  check_cuda(cudaMalloc(&data, bytes), "cudaMalloc (CUDA IPC scratch)");
-  data_ = static_cast<std::byte*>(data);
-}
+static_assert(sizeof(cudaIpcMemHandle_t) == sizeof(runtime::ScratchExporter::Handle));
 
-DeviceScratch::~DeviceScratch() {
-  cudaFree(data_);  // errors ignored: the driver may be shutting down
-}
-
-IpcHandle DeviceScratch::handle() const {
-  cudaIpcMemHandle_t handle;
-  check_cuda(cudaIpcGetMemHandle(&handle, data_), "cudaIpcGetMemHandle (CUDA IPC scratch)");
-  IpcHandle bytes;
-  std::memcpy(bytes.data(), &handle, bytes.size());
-  return bytes;
-}
-
-PeerScratch::PeerScratch(const IpcHandle& bytes) {
-  cudaIpcMemHandle_t handle;
-  std::memcpy(&handle, bytes.data(), bytes.size());
-  void* data = nullptr;
-  check_cuda(cudaIpcOpenMemHandle(&data, handle, cudaIpcMemLazyEnablePeerAccess),
-             "cudaIpcOpenMemHandle (a peer's CUDA IPC scratch)");
-  data_ = static_cast<std::byte*>(data);
-}
-
-PeerScratch::~PeerScratch() {
-  cudaIpcCloseMemHandle(data_);  // errors ignored, as for DeviceScratch
-}
-
+// Frees and unmaps ignore errors: the driver may be shutting down.
 std::shared_ptr<void> DeviceScratchExporter::allocate(uint64_t bytes, std::byte*& data, Handle& handle) {
-  auto scratch = std::make_shared<DeviceScratch>(bytes);
-  data = scratch->data();
-  handle = scratch->handle();
-  return scratch;
+  void* memory = nullptr;
+  check_cuda(cudaMalloc(&memory, bytes), "cudaMalloc (CUDA IPC scratch)");
+  std::shared_ptr<void> owner(memory, [](void* m) { cudaFree(m); });
+  cudaIpcMemHandle_t exported;
+  check_cuda(cudaIpcGetMemHandle(&exported, memory), "cudaIpcGetMemHandle (CUDA IPC scratch)");
+  std::memcpy(handle.data(), &exported, handle.size());
+  data = static_cast<std::byte*>(memory);
+  return owner;
 }
 
 std::shared_ptr<void> DeviceScratchExporter::open(const Handle& handle, std::byte*& data) {
-  auto peer = std::make_shared<PeerScratch>(handle);
-  data = peer->data();
-  return peer;
+  cudaIpcMemHandle_t imported;
+  std::memcpy(&imported, handle.data(), handle.size());
+  void* memory = nullptr;
+  check_cuda(cudaIpcOpenMemHandle(&memory, imported, cudaIpcMemLazyEnablePeerAccess),
+             "cudaIpcOpenMemHandle (a peer's CUDA IPC scratch)");
+  data = static_cast<std::byte*>(memory);
+  return std::shared_ptr<void>(memory, [](void* m) { cudaIpcCloseMemHandle(m); });
 }
 
 void StreamMemory::copy(void* dst, const void* src, uint64_t bytes) {

@@ -7,7 +7,6 @@
 
 #include <cuda_runtime_api.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,43 +16,11 @@
 
 namespace strata::cuda_ipc {
 
-// The bytes of a cudaIpcMemHandle_t, to send to peers.
-using IpcHandle = runtime::ScratchExporter::Handle;
-static_assert(sizeof(cudaIpcMemHandle_t) == sizeof(IpcHandle));
-
-// Device memory of this rank that peers may map. Throws Error(kCuda).
-class DeviceScratch {
- public:
-  explicit DeviceScratch(uint64_t bytes);
-  ~DeviceScratch();
-  DeviceScratch(const DeviceScratch&) = delete;
-  DeviceScratch& operator=(const DeviceScratch&) = delete;
-
-  std::byte* data() const { return data_; }
-  IpcHandle handle() const;
-
- private:
-  std::byte* data_ = nullptr;
-};
-
-// A peer's DeviceScratch mapped into this process (peer access enabled when
-// the peer's GPU is another one); unmapped on destruction. Throws
-// Error(kCuda) when the handle cannot be opened (no P2P between the GPUs, or
-// a handle made by this same process).
-class PeerScratch {
- public:
-  explicit PeerScratch(const IpcHandle& handle);
-  ~PeerScratch();
-  PeerScratch(const PeerScratch&) = delete;
-  PeerScratch& operator=(const PeerScratch&) = delete;
-
-  std::byte* data() const { return data_; }
-
- private:
-  std::byte* data_ = nullptr;
-};
-
-// Scratch for runtime::ScratchSpace: DeviceScratch, opened as PeerScratch.
+// Device memory that peers map through CUDA IPC, for runtime::ScratchSpace:
+// allocate() is cudaMalloc on the current device, exported with
+// cudaIpcGetMemHandle; open() is cudaIpcOpenMemHandle with peer access
+// enabled when the peer's GPU is another one, and fails (Error(kCuda)) when
+// the GPUs cannot reach each other or the handle was made by this process.
 class DeviceScratchExporter final : public runtime::ScratchExporter {
  public:
   std::shared_ptr<void> allocate(uint64_t bytes, std::byte*& data, Handle& handle) override;
