@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/host_reduce.h"
+#include "runtime/transport/routed_transport.h"
 
 namespace strata::runtime {
 namespace {
@@ -217,19 +218,7 @@ void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& 
 thread_local std::vector<std::unique_ptr<OperationRun>> t_runs;
 thread_local std::vector<Transport*> t_transports;
 
-}  // namespace
-
-void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits) {
-  while (t_runs.size() < operations.size()) t_runs.push_back(std::make_unique<OperationRun>());
-  const Runs runs(t_runs.data(), operations.size());
-  std::vector<Transport*>& transports = t_transports;
-  transports.clear();
-  for (size_t i = 0; i < operations.size(); ++i) {
-    runs[i]->reset(operations[i]);
-    if (std::find(transports.begin(), transports.end(), operations[i].transport) == transports.end())
-      transports.push_back(operations[i].transport);
-  }
-
+void drive(Runs runs, std::span<Transport* const> transports, const ExecutionLimits& limits) {
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));
   auto last_activity = start;
@@ -260,8 +249,31 @@ void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits
       continue;
     }
     // Sleep in the kernel until a transport has something; a short cap keeps
-    // aborts and other transports in a group responsive.
-    transports.front()->wait_for_activity(std::chrono::milliseconds(transports.size() > 1 ? 0 : 1));
+    // aborts responsive. A group over several communicators sleeps on all
+    // their transports at once.
+    wait_for_any(transports, std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits) {
+  while (t_runs.size() < operations.size()) t_runs.push_back(std::make_unique<OperationRun>());
+  const Runs runs(t_runs.data(), operations.size());
+  std::vector<Transport*>& transports = t_transports;
+  transports.clear();
+  for (size_t i = 0; i < operations.size(); ++i) {
+    runs[i]->reset(operations[i]);
+    if (std::find(transports.begin(), transports.end(), operations[i].transport) == transports.end())
+      transports.push_back(operations[i].transport);
+  }
+  try {
+    drive(runs, transports, limits);
+  } catch (...) {
+    // Whichever operation failed, the others' transfers are still posted into
+    // buffers the caller may free once this throws.
+    cancel_all(runs);
+    throw;
   }
 }
 

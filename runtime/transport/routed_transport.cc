@@ -12,6 +12,7 @@ RoutedTransport::RoutedTransport(int rank, std::vector<std::unique_ptr<Transport
   for (const auto& transport : owned_) {
     if (!name_.empty()) name_ += "+";
     name_ += transport->name();
+    owned_pointers_.push_back(transport.get());
   }
 }
 
@@ -40,21 +41,22 @@ bool RoutedTransport::progress() {
   return any;
 }
 
-void RoutedTransport::wait_for_activity(std::chrono::microseconds timeout) {
-  if (owned_.size() == 1) return owned_.front()->wait_for_activity(timeout);
-  if (timeout.count() <= 0) return;
+void wait_for_any(std::span<Transport* const> transports, std::chrono::microseconds timeout) {
+  if (transports.size() == 1) return transports.front()->wait_for_activity(timeout);
+  if (timeout.count() <= 0 || transports.empty()) return;
   WaitSet set{.fds = {}, .timeout = timeout};
   size_t armed = 0;
-  Armed result = Armed::kArmed;
-  for (; armed < owned_.size() && result == Armed::kArmed; ++armed) result = owned_[armed]->arm_wait(set);
-  if (result == Armed::kArmed) sleep_on(set);
+  Transport::Armed result = Transport::Armed::kArmed;
+  for (; armed < transports.size() && result == Transport::Armed::kArmed; ++armed)
+    result = transports[armed]->arm_wait(set);
+  if (result == Transport::Armed::kArmed) sleep_on(set);
   for (size_t i = 0; i < armed; ++i)
-    if (i + 1 < armed || result == Armed::kArmed) owned_[i]->disarm_wait();
-  if (result != Armed::kUnsupported) return;
-  // A transport that can only sleep alone: briefly on each in turn, so
-  // neither waits long behind the other and neither spins.
+    if (i + 1 < armed || result == Transport::Armed::kArmed) transports[i]->disarm_wait();
+  if (result != Transport::Armed::kUnsupported) return;
   const auto slice = std::min<std::chrono::microseconds>(timeout, std::chrono::microseconds(50));
-  for (auto& transport : owned_) transport->wait_for_activity(slice);
+  for (Transport* transport : transports) transport->wait_for_activity(slice);
 }
+
+void RoutedTransport::wait_for_activity(std::chrono::microseconds timeout) { wait_for_any(owned_pointers_, timeout); }
 
 }  // namespace strata::runtime

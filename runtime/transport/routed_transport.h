@@ -4,11 +4,18 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "runtime/transport/transport.h"
 
 namespace strata::runtime {
+
+// Sleeps until any of `transports` may have something to progress, or
+// `timeout` passes: one ppoll over all their descriptors when every one can
+// arm (Transport::arm_wait); else a short sleep on each in turn, so that
+// none waits long behind another and none spins.
+void wait_for_any(std::span<Transport* const> transports, std::chrono::microseconds timeout);
 
 class RoutedTransport final : public Transport {
  public:
@@ -34,8 +41,7 @@ class RoutedTransport final : public Transport {
   }
   void cancel(Completion* done) override;
   bool progress() override;
-  // Sleeps once on every transport's descriptors when all of them can
-  // (Transport::arm_wait), woken by whichever has work first.
+  // wait_for_any over the transports it routes to.
   void wait_for_activity(std::chrono::microseconds timeout) override;
 
   Transport& transport_for(int peer) const;
@@ -44,6 +50,7 @@ class RoutedTransport final : public Transport {
   int rank_;
   std::string name_;
   std::vector<std::unique_ptr<Transport>> owned_;
+  std::vector<Transport*> owned_pointers_;  // the same, for wait_for_any
   std::vector<Transport*> route_;
 };
 

@@ -37,6 +37,18 @@ TEST(LoopbackView, CancelingAViewReleasesTheSend) {
   EXPECT_EQ(send.state.load(), Completion::kDone);
 }
 
+TEST(LoopbackView, ACanceledReceiveTakesNothing) {
+  auto world = create_loopback_transports(2);
+  std::array<int, 2> out{5, 6}, in{-1, -1};
+  Completion send, recv;
+  world[1]->post_recv(0, 3, in.data(), sizeof(in), &recv);
+  world[1]->cancel(&recv);
+  world[0]->post_send(1, 3, out.data(), sizeof(out), &send);
+  EXPECT_EQ(in[0], -1) << "a canceled receive took a later message";
+  EXPECT_EQ(send.state.load(), Completion::kPending);
+  world[0]->cancel(&send);
+}
+
 TEST(LoopbackView, WithoutViewsTheMessageLandsInStaging) {
   auto world = create_loopback_transports(2, /*views=*/false);
   std::array<int, 3> out{7, 8, 9}, staging{};

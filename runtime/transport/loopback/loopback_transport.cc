@@ -48,9 +48,11 @@ class Fabric {
   void cancel(Completion* done) {
     std::lock_guard lock(mutex_);
     release_locked(done);
-    for (auto* table : {&sends_, &receives_})
-      for (auto& [key, queue] : *table)
-        std::erase_if(queue, [&](const Posted& posted) { return posted.done == done; });
+    // take() relies on every queue in a table being non-empty.
+    for (Table* table : {&sends_, &receives_}) {
+      for (auto& [key, queue] : *table) std::erase_if(queue, [&](const Posted& posted) { return posted.done == done; });
+      std::erase_if(*table, [](const auto& entry) { return entry.second.empty(); });
+    }
   }
 
   void wait(std::chrono::microseconds timeout) {
