@@ -76,14 +76,23 @@ std::shared_ptr<Transport> connect_transports(Bootstrap& bootstrap, const topolo
   return std::make_shared<RoutedTransport>(rank, std::move(owned), std::move(route));
 }
 
-uint32_t child_comm_id(uint32_t parent, uint32_t split, int color) {
-  // FNV-1a over the lineage; every member of the child computes the same id.
-  uint64_t hash = 1469598103934665603ull;
-  for (uint64_t value : {uint64_t{parent}, uint64_t{split}, static_cast<uint64_t>(color)}) {
-    hash ^= value;
-    hash *= 1099511628211ull;
+// What one rank contributes to a split: its colour, its key, and the
+// communicator ids in use on its process.
+struct SplitEntry {
+  int32_t color = 0, key = 0;
+  std::vector<uint32_t> used_ids;
+};
+
+std::vector<SplitEntry> decode_split_entries(std::span<const int32_t> all, int size) {
+  const size_t stride = 2 + kCommIdBitmapWords;
+  std::vector<SplitEntry> entries(size);
+  for (int rank = 0; rank < size; ++rank) {
+    const int32_t* entry = all.data() + rank * stride;
+    entries[rank].color = entry[0];
+    entries[rank].key = entry[1];
+    entries[rank].used_ids.assign(entry + 2, entry + stride);
   }
-  return static_cast<uint32_t>(hash ^ (hash >> 32)) & 0xfff;
+  return entries;
 }
 
 }  // namespace
@@ -117,7 +126,7 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
       if (lanes[peer] > 0) impl->transport->set_lanes(peer, lanes[peer]);
   }
   for (int rank = 0; rank < bootstrap.size(); ++rank) impl->transport_rank_of.push_back(rank);
-  impl->comm_id = 1;
+  impl->ids = std::make_shared<CommIdSpace>();
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());
   impl->limits.yield_us = choose_yield_us(topology, bootstrap.rank());
   return std::shared_ptr<Communicator>(
@@ -134,7 +143,7 @@ std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks
     const int rank = transport->rank();
     impl->transport = std::move(transport);
     for (int peer = 0; peer < nranks; ++peer) impl->transport_rank_of.push_back(peer);
-    impl->comm_id = 1;
+    impl->ids = std::make_shared<CommIdSpace>();
     impl->limits.spin_us = 0;  // loopback transfers complete inside post; waiting is a condition variable
     communicators.push_back(
         std::shared_ptr<Communicator>(new Communicator(rank, nranks, options.name, topology, std::move(impl))));
@@ -145,17 +154,23 @@ std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks
 std::shared_ptr<Communicator> Communicator::split(int color, int key, const CommOptions& options) {
   if (group_depth() > 0)
     fail(ErrorCode::kInvalidUsage, {rank_, -1, "split"}, "cannot split a communicator inside a group");
-  // Everyone learns everyone's (color, key) over the data plane.
-  const int32_t mine[2] = {color, key};
-  std::vector<int32_t> all(2 * size_);
-  all_gather(mine, all.data(), 2, DataType::kInt32);
-  const uint32_t split_number = impl_->splits++;
+  // Everyone learns everyone's (color, key) and used ids over the data plane.
+  std::vector<int32_t> mine{color, key};
+  for (uint32_t word : impl_->ids->used_words()) mine.push_back(static_cast<int32_t>(word));
+  std::vector<int32_t> all(mine.size() * size_);
+  all_gather(mine.data(), all.data(), mine.size(), DataType::kInt32);
+  const std::vector<SplitEntry> entries = decode_split_entries(all, size_);
   if (color < 0) return nullptr;
 
   std::vector<int> members;
+  std::vector<std::vector<uint32_t>> members_used;
   for (int rank = 0; rank < size_; ++rank)
-    if (all[2 * rank] == color) members.push_back(rank);
-  std::stable_sort(members.begin(), members.end(), [&](int a, int b) { return all[2 * a + 1] < all[2 * b + 1]; });
+    if (entries[rank].color == color) members.push_back(rank);
+  std::stable_sort(members.begin(), members.end(),
+                   [&](int a, int b) { return entries[a].key < entries[b].key; });
+  for (int member : members) members_used.push_back(entries[member].used_ids);
+  const uint32_t child_id = CommIdSpace::lowest_free_in(members_used, rank_);
+  impl_->ids->claim(child_id, rank_);
 
   auto impl = std::make_unique<Impl>();
   impl->transport = impl_->transport;
@@ -165,7 +180,8 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
     impl->transport_rank_of.push_back(impl_->transport_rank_of[member]);
     hosts.push_back(topology_.host_of_rank[member]);
   }
-  impl->comm_id = child_comm_id(impl_->comm_id, split_number, color);
+  impl->ids = impl_->ids;
+  impl->comm_id = child_id;
   impl->limits.spin_us = impl_->limits.spin_us;
   impl->limits.yield_us = impl_->limits.yield_us;
   const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());

@@ -10,6 +10,7 @@
 
 #include "collectives/network.h"
 #include "common/node_shared_memory.h"
+#include "runtime/comm_ids.h"
 #include "runtime/communicator.h"
 #include "runtime/executor.h"
 #include "runtime/plan_cache.h"
@@ -19,12 +20,16 @@
 namespace strata::runtime {
 
 struct Communicator::Impl {
+  ~Impl() {
+    if (ids) ids->release(comm_id);
+  }
+
   std::shared_ptr<Transport> transport;  // shared with communicators split from this one
+  std::shared_ptr<CommIdSpace> ids;      // the tag space of `transport`, shared likewise
   std::vector<int> transport_rank_of;    // communicator rank -> transport endpoint
-  uint32_t comm_id = 0;
+  uint32_t comm_id = kWorldCommId;
   uint32_t collective_sequence = 0;
   std::vector<uint32_t> sends_to, receives_from;  // point-to-point sequence per peer
-  uint32_t splits = 0;
   PlanCache plans;
   // Scratch + staging, one per operation of a group. Node-shared when ranks
   // on this host reach this one over shared memory, so that they read what

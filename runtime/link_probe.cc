@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "runtime/comm_ids.h"
 #include "runtime/wire_tag.h"
 #include "topology/link_estimates.h"
 
@@ -18,9 +19,8 @@ using Clock = LinkProbe::Clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Probe messages never share a tag with communicator traffic: communicator
-// ids come from a 12-bit hash, and probing ends before the first operation.
-constexpr uint32_t kProbeCommId = 0xfff;
+// Probe messages never share a tag with communicator traffic: kProbeCommId
+// is reserved in every CommIdSpace (comm_ids.h).
 // Bulk chunk n carries message index kBulkBase + n % kBulkTags and goes
 // through one of the pair's parallel connections (Transport::connect), so
 // consecutive chunks use all of them.
