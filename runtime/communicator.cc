@@ -28,9 +28,14 @@ Operation make(Collective collective, const void* send, void* recv, uint64_t cou
 }  // namespace
 
 void Communicator::run(Operation op) {
-  if (aborted())
-    fail(ErrorCode::kAborted, {rank_, -1, std::string(collectives::collective_name(op.request.collective))},
-         "communicator was aborted");
+  const std::string_view name = collectives::collective_name(op.request.collective);
+  if (aborted()) fail(ErrorCode::kAborted, {rank_, -1, std::string(name)}, "communicator was aborted");
+  // After a failed or timed-out transfer the peers are out of step (and a
+  // stale message could match a later operation's tag): as in NCCL, the
+  // communicator stays failed until it is aborted or destroyed.
+  if (const std::optional<Error> error = async_error())
+    fail(error->code(), {rank_, -1, std::string(name)},
+         "the communicator failed earlier and must be aborted or destroyed: {}", error->what());
   check_operation(op, rank_, size_);
   PendingOperation pending{this, std::move(op)};
   if (group_depth() > 0) {
