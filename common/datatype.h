@@ -30,7 +30,9 @@ inline constexpr int kDataTypeCount = 12;
 enum class ReduceOp : uint8_t { kSum = 0, kProd = 1, kMax = 2, kMin = 3 };
 inline constexpr int kReduceOpCount = 4;
 
-// What is applied once to a fully reduced result.
+// The scaling of ncclAvg and PreMulSum. The schedule layer applies it once to
+// a fully reduced result; the runtime applies it to each contribution before
+// the sum for floating types (finish_before_sum in host_reduce.h).
 enum class FinishKind : uint8_t {
   kNone,
   kDivide,    // integer types: truncating division by `divisor`; floats: multiply by 1/divisor

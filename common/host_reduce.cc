@@ -26,17 +26,29 @@ void host_reduce(DataType type, ReduceOp op, void* dst, const void* a, const voi
 }
 
 void host_finish(DataType type, const Finish& finish, void* data, size_t count) {
-  if (finish.kind == FinishKind::kNone) return;
+  host_finish_copy(type, finish, data, data, count);
+}
+
+void host_finish_copy(DataType type, const Finish& finish, void* dst, const void* src, size_t count) {
+  if (finish.kind == FinishKind::kNone) {
+    if (dst != src) std::memmove(dst, src, count * datatype_size(type));
+    return;
+  }
   visit_datatype(type, [&]<typename T>() {
-    T* values = static_cast<T*>(data);
+    T* out = static_cast<T*>(dst);
+    const T* in = static_cast<const T*>(src);
     if (finish.kind == FinishKind::kDivide) {
-      for (size_t i = 0; i < count; ++i) values[i] = divide_element(values[i], finish.divisor);
+      for (size_t i = 0; i < count; ++i) out[i] = divide_element(in[i], finish.divisor);
     } else {
       T scalar;
       std::memcpy(&scalar, finish.scalar, sizeof(T));
-      for (size_t i = 0; i < count; ++i) values[i] = multiply_element(values[i], scalar);
+      for (size_t i = 0; i < count; ++i) out[i] = multiply_element(in[i], scalar);
     }
   });
+}
+
+bool finish_before_sum(DataType type, const Finish& finish) {
+  return finish.kind != FinishKind::kNone && is_floating(type);
 }
 
 }  // namespace strata

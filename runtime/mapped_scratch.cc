@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/host_reduce.h"
 
 namespace strata::runtime {
 namespace {
@@ -26,6 +27,13 @@ struct Piece {
   const ScratchCall& call;
   uint64_t element;  // bytes per element
 
+  // Floating averages scale each contribution before the sum (finish_before_sum).
+  bool scales_inputs() const { return call.op == ReduceOp::kSum && finish_before_sum(call.type, call.finish); }
+  // Puts `count` elements of this rank's input into scratch, scaled when due.
+  void contribute(std::byte* dst, const std::byte* src, uint64_t count) const {
+    memory.copy(dst, src, count * element);
+    if (scales_inputs()) memory.finish(call.type, call.finish, dst, count);
+  }
   const std::byte* send(uint64_t element_offset) const {
     return static_cast<const std::byte*>(call.send) + element_offset * element;
   }
@@ -52,7 +60,7 @@ struct Piece {
         memory.reduce(call.type, call.op, dst, dst, half((me + step) % size, at), count);
       }
     }
-    memory.finish(call.type, call.finish, dst, count);
+    if (!scales_inputs()) memory.finish(call.type, call.finish, dst, count);
   }
 };
 
@@ -60,7 +68,7 @@ struct Piece {
 // half, then the owners' blocks are read by everyone (or the root).
 void reduce_piece(const Piece& piece, uint64_t offset, uint64_t count) {
   MappedScratch& s = piece.scratch;
-  piece.memory.copy(piece.half(s.rank, 0), piece.send(offset), count * piece.element);
+  piece.contribute(piece.half(s.rank, 0), piece.send(offset), count);
   piece.meet();
   const Range mine = block_of(count, s.size, s.rank);
   piece.reduce_all_into(piece.half(s.rank, mine.begin), mine.begin, mine.count);
@@ -80,8 +88,7 @@ void reduce_scatter_piece(const Piece& piece, uint64_t offset, uint64_t count) {
   MappedScratch& s = piece.scratch;
   const uint64_t block_count = piece.call.count;
   for (int block = 0; block < s.size; ++block) {
-    piece.memory.copy(piece.half(s.rank, block * count), piece.send(block * block_count + offset),
-                      count * piece.element);
+    piece.contribute(piece.half(s.rank, block * count), piece.send(block * block_count + offset), count);
   }
   piece.meet();
   piece.reduce_all_into(piece.recv(offset), s.rank * count, count);

@@ -68,15 +68,24 @@ int64_t element_value(ValueKind kind, bool small_float, bool is_unsigned, uint64
   return static_cast<int64_t>(hash % 97) - 48;
 }
 
+// Floating averages scale each input by 1/nranks before the sum, as NCCL
+// does (finish_before_sum): inputs that are multiples of nranks keep the
+// scaled values, and so the check, exact.
+bool scales_inputs(const CollectiveRequest& request) {
+  return request.op == ReduceOp::kSum && finish_before_sum(request.dtype, request.finish);
+}
+
 void fill_range(const CollectiveRequest& request, int rank, uint64_t seed, uint64_t first, uint64_t count,
                 void* out) {
   const ValueKind kind = value_kind(request);
+  const bool averaged = scales_inputs(request) && request.finish.kind == FinishKind::kDivide;
+  const int64_t factor = averaged ? static_cast<int64_t>(request.finish.divisor) : 1;
   visit_datatype(request.dtype, [&]<typename T>() {
     T* values = static_cast<T*>(out);
     for (uint64_t k = 0; k < count; ++k) {
       const int64_t value =
           element_value(kind, kIsSmallFloat<T>, std::is_unsigned_v<T>, element_hash(rank, first + k, seed));
-      values[k] = narrow<T>(static_cast<ComputeType<T>>(value));
+      values[k] = narrow<T>(static_cast<ComputeType<T>>(value * factor));
     }
   });
 }
@@ -121,15 +130,19 @@ uint64_t count_mismatches(DataType type, const void* got, const void* want, uint
 }
 
 // Reference of every rank's elements first..first+count reduced in rank
-// order, then finished; `scratch` holds one rank's values at a time.
+// order, then finished (or, for floating averages and PreMulSum, each
+// rank's values scaled first); `scratch` holds one rank's values at a time.
 void reduce_reference(const CollectiveRequest& request, uint64_t seed, uint64_t first, uint64_t count,
                       std::byte* out, std::byte* scratch) {
+  const bool scale_first = scales_inputs(request);
   fill_range(request, 0, seed, first, count, out);
+  if (scale_first) host_finish(request.dtype, request.finish, out, count);
   for (int rank = 1; rank < request.nranks; ++rank) {
     fill_range(request, rank, seed, first, count, scratch);
+    if (scale_first) host_finish(request.dtype, request.finish, scratch, count);
     host_reduce(request.dtype, request.op, out, out, scratch, count);
   }
-  host_finish(request.dtype, request.finish, out, count);
+  if (!scale_first) host_finish(request.dtype, request.finish, out, count);
 }
 
 uint64_t count_wrong_in_segment(const CollectiveRequest& request, uint64_t seed, const Segment& segment,

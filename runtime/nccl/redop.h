@@ -40,9 +40,10 @@ class RedOpTable {
 };
 
 // Maps `op` for a collective on `type` over `nranks` ranks. ncclAvg is a sum
-// divided by nranks; a PreMulSum operator is a sum multiplied by its scalar
-// (the same value as multiplying first, up to rounding, and it lets the
-// schedule use its plain sum). Throws kInvalidArgument naming `op`.
+// with a divide-by-nranks finish; a PreMulSum operator a sum with a
+// multiply finish. For floating types the runtime applies either to each
+// rank's input before the sum, as NCCL does (finish_before_sum in
+// common/host_reduce.h). Throws kInvalidArgument naming `op`.
 Reduction resolve_reduction(const ncclRedOp_t& op, DataType type, int nranks, const RedOpTable& table,
                             const ErrorContext& context);
 

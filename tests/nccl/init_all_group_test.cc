@@ -13,14 +13,7 @@ namespace {
 constexpr cudaStream_t kStream = nullptr;
 constexpr int kRanks = 3;
 
-class ncclInitAll : public ::testing::Test {
- protected:
-  void SetUp() override { NCCL_ASSERT_OK(ncclCommInitAll(comms_.data(), kRanks, nullptr)); }
-  void TearDown() override {
-    for (ncclComm_t comm : comms_) NCCL_EXPECT_OK(ncclCommDestroy(comm));
-  }
-  std::array<ncclComm_t, kRanks> comms_{};
-};
+using ncclInitAll = ncclLocalRanks<kRanks>;
 
 TEST_F(ncclInitAll, GroupedAllReduceOnThreeRanks) {
   constexpr size_t kCount = 10007;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nccl.h>
 
+#include <array>
 #include <initializer_list>
 #include <string>
 
@@ -25,3 +26,15 @@ inline ::testing::AssertionResult FailsWith(ncclResult_t got, ncclResult_t want,
 
 #define NCCL_ASSERT_OK(call) ASSERT_EQ((call), ncclSuccess) << #call << ": " << ncclGetLastError(nullptr)
 #define NCCL_EXPECT_OK(call) EXPECT_EQ((call), ncclSuccess) << #call << ": " << ncclGetLastError(nullptr)
+
+// N ranks of one process (ncclCommInitAll), destroyed after each test.
+template <int N>
+class ncclLocalRanks : public ::testing::Test {
+ protected:
+  static constexpr int kRanks = N;
+  void SetUp() override { NCCL_ASSERT_OK(ncclCommInitAll(comms_.data(), N, nullptr)); }
+  void TearDown() override {
+    for (ncclComm_t comm : comms_) NCCL_EXPECT_OK(ncclCommDestroy(comm));
+  }
+  std::array<ncclComm_t, N> comms_{};
+};
