@@ -131,7 +131,8 @@ typedef struct ncclConfig_v22800 {
         NCCL_CONFIG_UNDEF_INT, NCCL_CONFIG_UNDEF_INT                              \
   }
 
-/* Filled by ncclGroupSimulateEnd (not supported by Strata). */
+/* Filled by ncclGroupSimulateEnd: estimatedTime is the planner's prediction
+ * for the group, in microseconds. */
 typedef struct ncclSimInfo_v22200 {
   size_t size;
   unsigned int magic;

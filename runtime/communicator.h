@@ -114,6 +114,10 @@ class Communicator {
 // send/recv pairs and collectives on several communicators never deadlock.
 void group_start();
 void group_end();
+// Ends the group like group_end but runs nothing: the outermost one drops
+// the queued operations and returns the planner's predicted seconds for
+// them (ncclGroupSimulateEnd).
+double group_end_simulated();
 int group_depth();
 
 }  // namespace strata::runtime

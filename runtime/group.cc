@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "collectives/planner.h"
+#include "common/host_reduce.h"
 #include "common/log.h"
 #include "runtime/communicator_impl.h"
 #include "runtime/config/config.h"
@@ -48,6 +49,17 @@ std::string forced_algorithm(const Operation& op) {
   return collectives::forced_algorithm_for(config().algo, op.request.collective);
 }
 
+// For floating types the finish scales each contribution before the sum
+// (finish_before_sum): takes it off the request, which then runs a plain sum
+// from a scaled copy of the input, so no longer in place.
+Finish take_prescale(collectives::CollectiveRequest& request) {
+  if (request.op != ReduceOp::kSum || !finish_before_sum(request.dtype, request.finish)) return {};
+  const Finish prescale = request.finish;
+  request.finish = {};
+  request.in_place = false;
+  return prescale;
+}
+
 }  // namespace
 
 class GroupRunner {
@@ -59,6 +71,7 @@ class GroupRunner {
     Operation& op = pending.operation;
     op.request.segment_bytes = config().chunk_bytes;
     op.request.window = static_cast<uint32_t>(config().window);
+    const Finish prescale = take_prescale(op.request);
     CachedPlan& plan = impl.plans.get(op.request, comm.rank(), impl.network, forced_algorithm(op));
     if (log_level() >= LogLevel::kInfo &&
         impl.logged_choices.emplace(static_cast<int>(op.request.collective), plan.algorithm).second) {
@@ -67,7 +80,14 @@ class GroupRunner {
           plan.algorithm, plan.reason);
     }
     const auto& schedule = *plan.schedule;
-    std::byte* memory = arena(impl, arena_index, schedule.scratch_bytes + schedule.staging_bytes);
+    const uint64_t scaled_bytes = prescale.kind == FinishKind::kNone ? 0 : op.request.send_buffer_bytes();
+    std::byte* memory = arena(impl, arena_index, schedule.scratch_bytes + schedule.staging_bytes + scaled_bytes);
+    if (scaled_bytes > 0) {
+      // This rank's contribution, scaled, is what the schedule sums.
+      std::byte* scaled = memory + schedule.scratch_bytes + schedule.staging_bytes;
+      host_finish_copy(op.request.dtype, prescale, scaled, op.send, scaled_bytes / datatype_size(op.request.dtype));
+      op.send = scaled;
+    }
     BoundOperation bound;
     bound.schedule = plan.schedule.get();
     bound.buffers = {static_cast<std::byte*>(const_cast<void*>(op.send)), static_cast<std::byte*>(op.recv), memory};
@@ -146,6 +166,26 @@ void group_end() {
   std::vector<PendingOperation> operations = std::move(t_group.queued);
   t_group.queued.clear();
   run_together(operations);
+}
+
+double group_end_simulated() {
+  if (t_group.depth == 0)
+    fail(ErrorCode::kInvalidUsage, {-1, -1, "group_end"}, "group end without a matching group start");
+  if (--t_group.depth > 0) return 0;
+  std::vector<PendingOperation> operations = std::move(t_group.queued);
+  t_group.queued.clear();
+  // Operations on one communicator run one after another; communicators
+  // run side by side.
+  std::vector<std::pair<const Communicator*, double>> per_comm;
+  for (const PendingOperation& pending : operations) {
+    auto entry = std::find_if(per_comm.begin(), per_comm.end(),
+                              [&](const auto& e) { return e.first == pending.communicator; });
+    if (entry == per_comm.end()) entry = per_comm.insert(per_comm.end(), {pending.communicator, 0.0});
+    entry->second += pending.communicator->plan(pending.operation).predicted_seconds;
+  }
+  double longest = 0;
+  for (const auto& [comm, seconds] : per_comm) longest = std::max(longest, seconds);
+  return longest;
 }
 
 int group_depth() { return t_group.depth; }

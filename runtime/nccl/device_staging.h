@@ -75,7 +75,9 @@ class StagedCall {
 // every staged result of this thread's group back to the device, waits,
 // and gives the staging buffers back. Throws on a CUDA failure (after
 // giving everything back).
-void finish_group_staging();
+// With `copy_results` false (a simulated group end), nothing ran: only gives
+// the staging buffers back.
+void finish_group_staging(bool copy_results = true);
 
 // Fails with kInvalidUsage when `stream` is capturing a CUDA graph. The
 // context of the call's device buffers must be current.

@@ -169,5 +169,30 @@ ncclResult_t ncclGroupEnd() {
   });
 }
 
+// Ends the group as ncclGroupEnd does, but runs none of its operations:
+// simInfo->estimatedTime gets the planner's prediction, in microseconds.
+// Communicator creations queued in the group do run.
+ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t* simInfo) {
+  return guard("ncclGroupSimulateEnd", [&]() -> ncclResult_t {
+    const int depth = runtime::group_depth();
+    if (depth == 0) {
+      fail(ErrorCode::kInvalidUsage, {-1, -1, "ncclGroupSimulateEnd"},
+           "ncclGroupSimulateEnd without a matching ncclGroupStart");
+    }
+    if (simInfo == nullptr) {
+      runtime::group_end_simulated();
+      if (depth == 1) finish_group_staging(/*copy_results=*/false);
+      fail(ErrorCode::kInvalidArgument, {-1, -1, "ncclGroupSimulateEnd"}, "argument simInfo is NULL");
+    }
+    if (depth == 1) run_deferred_creations();
+    const ReleasedInGroup released;
+    const double seconds = runtime::group_end_simulated();
+    if (depth == 1) finish_group_staging(/*copy_results=*/false);
+    simInfo->estimatedTime = static_cast<float>(seconds * 1e6);
+    return depth == 1 ? take_group_error() : ncclSuccess;
+  });
+}
+
 STRATA_NCCL_PROFILING_ALIAS(ncclGroupStart)
 STRATA_NCCL_PROFILING_ALIAS(ncclGroupEnd)
+STRATA_NCCL_PROFILING_ALIAS(ncclGroupSimulateEnd)

@@ -38,14 +38,7 @@ ncclResult_t ncclCommWindowDeregister(ncclComm_t, ncclWindow_t) {
                [] { unsupported("ncclCommWindowDeregister", "symmetric memory windows"); });
 }
 
-// Leaves the group open: the program must still call ncclGroupEnd.
-ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t*) {
-  return guard("ncclGroupSimulateEnd",
-               [] { unsupported("ncclGroupSimulateEnd", "simulating a group"); });
-}
-
 STRATA_NCCL_PROFILING_ALIAS(ncclCommShrink)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommRevoke)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommWindowRegister)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommWindowDeregister)
-STRATA_NCCL_PROFILING_ALIAS(ncclGroupSimulateEnd)

@@ -3,6 +3,7 @@
 // error strings, and the documented no-op or unsupported entry points.
 #include <dlfcn.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -163,12 +164,22 @@ TEST(ncclAbort, WakesACallWaitingOnAnotherThread) {
   NCCL_ASSERT_OK(ncclCommInitAll(pair, 2, nullptr));
   float value = 1;
   ncclResult_t waiting_result = ncclSuccess;
-  std::thread waiter([&] { waiting_result = ncclAllReduce(&value, &value, 1, ncclFloat, ncclSum, pair[0], kStream); });
+  std::atomic<bool> calling{false};
+  std::chrono::steady_clock::duration call_took{};
+  std::thread waiter([&] {
+    calling = true;
+    const auto called = std::chrono::steady_clock::now();
+    waiting_result = ncclAllReduce(&value, &value, 1, ncclFloat, ncclSum, pair[0], kStream);
+    call_took = std::chrono::steady_clock::now() - called;
+  });
+  while (!calling) std::this_thread::yield();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto start = std::chrono::steady_clock::now();
   NCCL_EXPECT_OK(ncclCommAbort(pair[0]));
   waiter.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The call was under way when the abort came (it did not start after it).
+  EXPECT_GE(call_took, std::chrono::milliseconds(150));
   EXPECT_EQ(waiting_result, ncclInvalidUsage);
   EXPECT_TRUE(FailsWith(ncclAllReduce(&value, &value, 1, ncclFloat, ncclSum, pair[0], kStream), ncclInvalidUsage,
                         {"aborted"}));
@@ -228,8 +239,28 @@ TEST_F(ncclApi, UnsupportedCallsSaySo) {
                         {"not supported"}));
   EXPECT_EQ(shrunk, nullptr);
   EXPECT_TRUE(FailsWith(ncclCommRevoke(comm_, NCCL_REVOKE_DEFAULT), ncclInvalidUsage, {"not supported"}));
+}
+
+// A simulated end closes the group without running it; the next group is
+// a group of its own.
+TEST_F(ncclApi, GroupSimulateEndClosesTheGroupAndRunsNothing) {
+  float in = 3, out = 0, in2 = 5, out2 = 0;
   ncclSimInfo_t info = NCCL_SIM_INFO_INITIALIZER;
-  EXPECT_TRUE(FailsWith(ncclGroupSimulateEnd(&info), ncclInvalidUsage, {"not supported"}));
+  NCCL_ASSERT_OK(ncclGroupStart());
+  NCCL_ASSERT_OK(ncclAllReduce(&in, &out, 1, ncclFloat, ncclSum, comm_, kStream));
+  NCCL_ASSERT_OK(ncclGroupSimulateEnd(&info));
+  EXPECT_GE(info.estimatedTime, 0.0f) << "left at NCCL_UNDEF_FLOAT";
+  EXPECT_EQ(out, 0) << "a simulated group ran";
+  NCCL_ASSERT_OK(ncclGroupStart());
+  NCCL_ASSERT_OK(ncclAllReduce(&in2, &out2, 1, ncclFloat, ncclSum, comm_, kStream));
+  NCCL_ASSERT_OK(ncclGroupEnd());
+  EXPECT_EQ(out2, 5);
+  EXPECT_EQ(out, 0);
+  EXPECT_TRUE(FailsWith(ncclGroupEnd(), ncclInvalidUsage, {"ncclGroupStart"}));
+  EXPECT_TRUE(FailsWith(ncclGroupSimulateEnd(&info), ncclInvalidUsage, {"ncclGroupStart"}));
+  NCCL_ASSERT_OK(ncclGroupStart());
+  EXPECT_TRUE(FailsWith(ncclGroupSimulateEnd(nullptr), ncclInvalidArgument, {"simInfo"}));
+  EXPECT_TRUE(FailsWith(ncclGroupEnd(), ncclInvalidUsage, {"ncclGroupStart"})) << "the group stayed open";
 }
 
 }  // namespace
