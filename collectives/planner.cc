@@ -38,8 +38,15 @@ Plan choose_algorithm(const CollectiveRequest& request, const Network& network, 
 
 std::string forced_algorithm_for(std::string_view spec, Collective collective) {
   if (spec.empty()) return {};
-  if (spec.find('=') == std::string_view::npos)
+  if (spec.find('=') == std::string_view::npos) {
+    // One name forces every collective that has an algorithm of that name;
+    // a name no collective has is a typo, not a request for the default.
+    bool anywhere = false;
+    for (int c = 0; c < kCollectiveCount; ++c) anywhere |= find_algorithm(static_cast<Collective>(c), spec) != nullptr;
+    if (!anywhere)
+      fail(ErrorCode::kInvalidArgument, {-1, -1, "STRATA_ALGO"}, "no collective has an algorithm called '{}'", spec);
     return find_algorithm(collective, spec) ? std::string(spec) : std::string();
+  }
   std::string chosen;
   while (!spec.empty()) {
     const size_t comma = spec.find(',');

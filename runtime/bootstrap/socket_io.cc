@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/log.h"
 
 namespace strata::runtime::net {
 
@@ -48,6 +49,20 @@ void Fd::reset() {
   fd_ = -1;
 }
 
+bool interface_matches(std::string_view spec, std::string_view name) {
+  bool exclude = false, exact = false;
+  if (spec.starts_with('^')) exclude = true, spec.remove_prefix(1);
+  if (spec.starts_with('=')) exact = true, spec.remove_prefix(1);
+  bool listed = false;
+  while (!spec.empty() && !listed) {
+    const size_t comma = spec.find(',');
+    const std::string_view entry = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+    listed = !entry.empty() && (exact ? name == entry : name.starts_with(entry));
+  }
+  return listed != exclude;
+}
+
 in_addr pick_interface_address(const std::string& ifname) {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) {
@@ -57,8 +72,12 @@ in_addr pick_interface_address(const std::string& ifname) {
   bool have = false;
   for (ifaddrs* entry = list; entry != nullptr && !have; entry = entry->ifa_next) {
     if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
-    bool wanted = ifname.empty() ? ((entry->ifa_flags & IFF_UP) && !(entry->ifa_flags & IFF_LOOPBACK))
-                                 : ifname == entry->ifa_name;
+    const bool up_not_loopback = (entry->ifa_flags & IFF_UP) && !(entry->ifa_flags & IFF_LOOPBACK);
+    // A list of names picks among them; an exclusion list ("^docker")
+    // still skips loopback and interfaces that are down.
+    const bool wanted = ifname.empty()           ? up_not_loopback
+                        : ifname.starts_with('^') ? up_not_loopback && interface_matches(ifname, entry->ifa_name)
+                                                  : interface_matches(ifname, entry->ifa_name);
     if (!wanted) continue;
     found = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr)->sin_addr;
     have = true;
@@ -67,8 +86,11 @@ in_addr pick_interface_address(const std::string& ifname) {
   if (have) return found;
   if (!ifname.empty()) {
     fail(ErrorCode::kInvalidArgument, {-1, -1, "bootstrap unique id"},
-         "interface '{}' (STRATA_SOCKET_IFNAME) has no IPv4 address", ifname);
+         "no interface matching '{}' (STRATA_SOCKET_IFNAME or NCCL_SOCKET_IFNAME) has an IPv4 address", ifname);
   }
+  log(LogLevel::kWarn,
+      "no network interface other than loopback is up: the unique id advertises 127.0.0.1, which only ranks on "
+      "this host can reach (set STRATA_SOCKET_IFNAME to choose one)");
   found.s_addr = htonl(INADDR_LOOPBACK);
   return found;
 }

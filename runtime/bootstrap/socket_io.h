@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace strata::runtime::net {
 
@@ -39,9 +40,15 @@ class Fd {
   int fd_ = -1;
 };
 
-// The IPv4 address of interface `ifname`; with an empty name the first UP
-// non-loopback IPv4 interface, else 127.0.0.1. Throws Error(kInvalidArgument)
-// if a named interface has no IPv4 address.
+// Whether interface `name` matches an NCCL_SOCKET_IFNAME-style list:
+// comma-separated prefixes ("eth,ib"), "=" for exact names ("=eth0"), a
+// leading "^" to exclude instead ("^docker,lo").
+bool interface_matches(std::string_view spec, std::string_view name);
+
+// The IPv4 address of the first interface `ifname` (a list, as above)
+// matches; with an empty list the first UP non-loopback IPv4 interface, else
+// 127.0.0.1 with a warning. Throws Error(kInvalidArgument) when a non-empty
+// list matches no interface with an IPv4 address.
 in_addr pick_interface_address(const std::string& ifname);
 std::string format_address(in_addr address, uint16_t port);
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "runtime/config/nccl_env.h"
 
 namespace strata::runtime {
 namespace {
@@ -192,17 +193,31 @@ uint64_t parse_bytes(std::string_view text) {
   if (text.empty()) fail(ErrorCode::kInvalidArgument, {}, "byte count has no digits");
   for (char c : text) {
     if (c < '0' || c > '9') fail(ErrorCode::kInvalidArgument, {}, "byte count '{}' is not a number", text);
-    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, c - '0', &value))
+      fail(ErrorCode::kInvalidArgument, {}, "byte count '{}' does not fit in 64 bits", text);
   }
-  return value * multiplier;
+  if (__builtin_mul_overflow(value, multiplier, &value))
+    fail(ErrorCode::kInvalidArgument, {}, "byte count '{}' times {} does not fit in 64 bits", text, multiplier);
+  return value;
 }
+
+namespace {
+
+// The variable's value: set, else what an NCCL_* variable says (nccl_env.h),
+// else the table's default.
+std::string value_of(const ConfigVar& var, const char* (*lookup)(const char* name)) {
+  if (const char* set = lookup(std::string(var.name).c_str())) return set;
+  if (std::optional<std::string> stand_in = nccl_stand_in(var.name, lookup)) return *stand_in;
+  return std::string(var.default_value);
+}
+
+const char* from_environment(const char* name) { return std::getenv(name); }
+
+}  // namespace
 
 Config parse_config(const char* (*lookup)(const char* name)) {
   Config config;
-  for (const ConfigVar& var : kTable) {
-    const char* set = lookup(std::string(var.name).c_str());
-    apply(config, var, set ? std::string_view(set) : var.default_value);
-  }
+  for (const ConfigVar& var : kTable) apply(config, var, value_of(var, lookup));
   return config;
 }
 
@@ -210,9 +225,10 @@ const Config& config() {
   if (const Config* current = g_current.load(std::memory_order_acquire)) return *current;
   std::lock_guard lock(g_mutex);
   if (!g_config) {
-    g_config = std::make_unique<Config>(parse_config([](const char* name) -> const char* { return std::getenv(name); }));
+    g_config = std::make_unique<Config>(parse_config(from_environment));
     set_log_level(g_config->debug);
     g_current.store(g_config.get(), std::memory_order_release);
+    for (const std::string& line : ignored_nccl_settings(from_environment)) log(LogLevel::kWarn, "{}", line);
   }
   return *g_config;
 }
@@ -228,10 +244,7 @@ void reload_config() {
 
 std::vector<std::pair<std::string, std::string>> config_values() {
   std::vector<std::pair<std::string, std::string>> values;
-  for (const ConfigVar& var : kTable) {
-    const char* set = std::getenv(std::string(var.name).c_str());
-    values.emplace_back(var.name, set ? set : std::string(var.default_value));
-  }
+  for (const ConfigVar& var : kTable) values.emplace_back(var.name, value_of(var, from_environment));
   return values;
 }
 

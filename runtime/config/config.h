@@ -14,29 +14,31 @@
 
 namespace strata::runtime {
 
+// Defaults live in the table only (config.cc), and parse_config applies
+// them; the fields here start zeroed, never with a second opinion.
 struct Config {
-  LogLevel debug = LogLevel::kWarn;
-  double timeout_s = 0;
+  LogLevel debug{};
+  double timeout_s{};
   std::string algo;            // "" = planner's choice; "ring" or "allreduce=ring,broadcast=tree"
-  uint64_t chunk_bytes = 0;    // pipelining segment; 0 = algorithm's default
-  int window = 0;              // STRATA_WINDOW: chunks in flight per inter-site peer; 0 = from the BDP
-  int lanes = 0;               // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
-  bool rail_balance = true;    // STRATA_RAIL_BALANCE: shrink the shards of measurably slower rails
+  uint64_t chunk_bytes{};      // pipelining segment; 0 = algorithm's default
+  int window{};                // STRATA_WINDOW: chunks in flight per inter-site peer; 0 = from the BDP
+  int lanes{};                 // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
+  bool rail_balance{};         // STRATA_RAIL_BALANCE: shrink the shards of measurably slower rails
   std::string rail_weights;    // STRATA_RAIL_WEIGHTS: fixed per-rail shares ("1,1,0.5,1"); "" = measured
-  int spin_us = 0;             // busy-poll this long before sleeping; -1 = decide from core count
-  int yield_us = 0;            // then poll with sched_yield(); -1 = decide from core count
+  int spin_us{};               // busy-poll this long before sleeping; -1 = decide from core count
+  int yield_us{};              // then poll with sched_yield(); -1 = decide from core count
   std::string socket_ifname;   // interface for the unique-id rendezvous
   std::string hostid;          // overrides the detected host identity
-  bool ucx_shm = true;         // let UCX use shared memory between ranks of one host
-  bool shm = true;             // Strata's own shared-memory transport between ranks of one host
-  bool shm_cma = true;         // single-copy large messages with process_vm_readv
+  bool ucx_shm{};              // let UCX use shared memory between ranks of one host
+  bool shm{};                  // Strata's own shared-memory transport between ranks of one host
+  bool shm_cma{};              // single-copy large messages with process_vm_readv
   std::string ucx_net_devices; // UCX_NET_DEVICES for Strata's UCX context
   std::string site;            // STRATA_SITE: this rank's site (index or name); "" = not set
   std::string topo_file;       // STRATA_TOPO_FILE: JSON sites/links file; "" = none
-  bool probe = true;           // STRATA_PROBE: measure leader-to-leader links at creation
-  int probe_ms = 1000;         // STRATA_PROBE_MS: budget for that probe
-  bool nccl_async_staging = false;  // experimental non-blocking staging of device buffers
-  bool nccl_cuda_ipc = false;       // experimental CUDA IPC path for device buffers on one host
+  bool probe{};                // STRATA_PROBE: measure leader-to-leader links at creation
+  int probe_ms{};              // STRATA_PROBE_MS: budget for that probe
+  bool nccl_async_staging{};   // experimental non-blocking staging of device buffers
+  bool nccl_cuda_ipc{};        // experimental CUDA IPC path for device buffers on one host
 };
 
 enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };

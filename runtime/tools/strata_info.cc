@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/error.h"
 #include "runtime/config/config.h"
+#include "runtime/config/nccl_env.h"
 
 #ifndef STRATA_VERSION
 #error "STRATA_VERSION must be defined by the build (runtime/tools/CMakeLists.txt)"
@@ -102,6 +104,29 @@ void print_text() {
   }
 }
 
+// NCCL_* variables: which are set, and what Strata does with each.
+void print_nccl_text() {
+  fmt::print("#\n# NCCL_* variables (programs written for NCCL may set these)\n");
+  for (const NcclVariable& var : nccl_variables()) {
+    const char* value = std::getenv(std::string(var.name).c_str());
+    const auto help = wrap(var.treatment, 72);
+    fmt::print("{:<20}  {:<14}  {}\n", var.name, value ? fmt::format("\"{}\"", value) : "(unset)", help.front());
+    for (size_t i = 1; i < help.size(); ++i) fmt::print("{:<20}  {:<14}  {}\n", "", "", help[i]);
+  }
+}
+
+nlohmann::ordered_json nccl_json() {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const NcclVariable& var : nccl_variables()) {
+    const char* value = std::getenv(std::string(var.name).c_str());
+    list.push_back({{"name", var.name},
+                    {"value", value ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr)},
+                    {"stands_in_for", var.strata_name},
+                    {"treatment", var.treatment}});
+  }
+  return list;
+}
+
 void print_json() {
   nlohmann::ordered_json config = nlohmann::ordered_json::array();
   for (const Row& row : config_rows()) {
@@ -116,7 +141,8 @@ void print_json() {
                             {"cuda", kHaveCuda},
                             {"ucx_version", ucp_get_version_string()},
                             {"transports", kTransports},
-                            {"config", config}};
+                            {"config", config},
+                            {"nccl_variables", nccl_json()}};
   fmt::print("{}\n", info.dump(2));
 }
 
@@ -135,9 +161,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "strata-info: {}\n", error.what());
     return 1;
   }
-  if (json)
+  if (json) {
     strata::runtime::print_json();
-  else
+  } else {
     strata::runtime::print_text();
+    strata::runtime::print_nccl_text();
+  }
   return 0;
 }

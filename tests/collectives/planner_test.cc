@@ -40,6 +40,8 @@ TEST(PlannerTest, AlgoSpecAppliesByNameOrPerCollective) {
   EXPECT_EQ(forced_algorithm_for("allreduce=recursive_doubling,broadcast=chain", Collective::kBroadcast), "chain");
   EXPECT_EQ(forced_algorithm_for("allreduce=recursive_doubling", Collective::kReduce), "");
   EXPECT_THROW(forced_algorithm_for("allreduc=ring", Collective::kAllReduce), Error);
+  EXPECT_THROW(forced_algorithm_for("rnig", Collective::kAllReduce), Error);  // a typo is not "no preference"
+  EXPECT_THROW(forced_algorithm_for("rnig", Collective::kBroadcast), Error);
 }
 
 }  // namespace
