@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "common/bounded_poll.h"
+#include "common/error.h"
+
 #include "runtime/cuda/cuda_error.h"
 #include "runtime/cuda/device_reduce.h"
 
@@ -46,6 +49,12 @@ void StreamMemory::finish(DataType type, const Finish& finish, void* data, uint6
   device_finish(type, finish, data, count, stream_);
 }
 
-void StreamMemory::wait() { check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (CUDA IPC)"); }
+// cudaStreamSynchronize with a limit.
+void StreamMemory::wait() {
+  cudaError_t status = cudaSuccess;
+  if (!poll_until([&] { return (status = cudaStreamQuery(stream_)) != cudaErrorNotReady; }, timeout_s_))
+    fail(ErrorCode::kTimeout, {}, "the CUDA IPC stream did not finish within STRATA_TIMEOUT={}s", timeout_s_);
+  check_cuda(status, "cudaStreamQuery (CUDA IPC)");
+}
 
 }  // namespace strata::cuda_ipc

@@ -31,7 +31,8 @@ class DeviceScratchExporter final : public runtime::ScratchExporter {
 // earlier work); wait() synchronises the stream.
 class StreamMemory final : public runtime::ScratchMemory {
  public:
-  explicit StreamMemory(cudaStream_t stream) : stream_(stream) {}
+  // wait() gives up with Error(kTimeout) after `timeout_s` (STRATA_TIMEOUT).
+  StreamMemory(cudaStream_t stream, double timeout_s) : stream_(stream), timeout_s_(timeout_s) {}
   void copy(void* dst, const void* src, uint64_t bytes) override;
   void reduce(DataType type, ReduceOp op, void* dst, const void* a, const void* b, uint64_t count) override;
   void finish(DataType type, const Finish& finish, void* data, uint64_t count) override;
@@ -39,6 +40,7 @@ class StreamMemory final : public runtime::ScratchMemory {
 
  private:
   cudaStream_t stream_;
+  double timeout_s_;
 };
 
 }  // namespace strata::cuda_ipc

@@ -7,6 +7,9 @@
 #include <cstddef>
 #include <mutex>
 
+#include "common/bounded_poll.h"
+#include "runtime/config/config.h"
+
 namespace strata::nccl {
 namespace {
 
@@ -24,6 +27,7 @@ bool load_driver(Driver& d) {
     load(library, d.memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2");
     load(library, d.memcpy_htod_async, "cuMemcpyHtoDAsync_v2");
     load(library, d.stream_synchronize, "cuStreamSynchronize");
+    load(library, d.stream_query, "cuStreamQuery");
     load(library, d.stream_is_capturing, "cuStreamIsCapturing");
     load(library, d.mem_host_alloc, "cuMemHostAlloc");
     load(library, d.mem_free_host, "cuMemFreeHost");
@@ -105,4 +109,31 @@ CuContext context_of(const void* device_pointer) {
   }
   return context;
 }
+
+namespace {
+
+CuResult poll_until_done(CuResult (*query)(void*), void* what, double timeout_s) {
+  CuResult result = kCudaSuccess;
+  if (!poll_until([&] { return (result = query(what)) != kCudaErrorNotReady; }, timeout_s)) return kCudaErrorNotReady;
+  return result;
+}
+
+}  // namespace
+
+CuResult synchronize_stream(CuStream stream, double timeout_s) {
+  return poll_until_done(driver().stream_query, stream, timeout_s);
+}
+
+CuResult synchronize_event(CuEvent event, double timeout_s) {
+  return poll_until_done(driver().event_query, event, timeout_s);
+}
+
+void check_stream_done(CuStream stream, const ErrorContext& context, const char* what) {
+  const double timeout_s = runtime::config().timeout_s;
+  const CuResult result = synchronize_stream(stream, timeout_s);
+  if (result == kCudaErrorNotReady)
+    fail(ErrorCode::kTimeout, context, "{}: the stream did not finish within STRATA_TIMEOUT={}s", what, timeout_s);
+  check_cuda(result, context, what);
+}
+
 }  // namespace strata::nccl

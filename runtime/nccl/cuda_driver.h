@@ -29,6 +29,7 @@ struct Driver {
   CuResult (*memcpy_dtoh_async)(void* host, uintptr_t device, size_t bytes, CuStream stream) = nullptr;
   CuResult (*memcpy_htod_async)(uintptr_t device, const void* host, size_t bytes, CuStream stream) = nullptr;
   CuResult (*stream_synchronize)(CuStream stream) = nullptr;
+  CuResult (*stream_query)(CuStream stream) = nullptr;
   CuResult (*stream_is_capturing)(CuStream stream, int* status) = nullptr;
   CuResult (*mem_host_alloc)(void** pointer, size_t bytes, unsigned flags) = nullptr;
   CuResult (*mem_free_host)(void* pointer) = nullptr;
@@ -52,7 +53,7 @@ struct Driver {
   }
 
   bool complete() const {
-    return pointer_get_attribute && memcpy_dtoh_async && memcpy_htod_async && stream_synchronize &&
+    return pointer_get_attribute && memcpy_dtoh_async && memcpy_htod_async && stream_synchronize && stream_query &&
            stream_is_capturing && mem_host_alloc && mem_free_host && ctx_push && ctx_pop;
   }
 };
@@ -71,6 +72,15 @@ std::string cuda_error_text(CuResult result);
 
 // Throws Error(kCuda) naming `what` when `result` is not success.
 void check_cuda(CuResult result, const ErrorContext& context, const char* what);
+
+// cuStreamSynchronize and cuEventSynchronize with a limit: poll the
+// stream or event until it is done or `timeout_s` (STRATA_TIMEOUT) passed.
+// They return the driver's result, or kCudaErrorNotReady when time ran out.
+CuResult synchronize_stream(CuStream stream, double timeout_s);
+CuResult synchronize_event(CuEvent event, double timeout_s);
+
+// synchronize_stream, throwing Error(kTimeout) or check_cuda's error, naming `what`.
+void check_stream_done(CuStream stream, const ErrorContext& context, const char* what);
 
 // The context a device pointer belongs to, or null.
 CuContext context_of(const void* device_pointer);

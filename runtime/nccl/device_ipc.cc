@@ -120,7 +120,7 @@ bool run_on_device_ipc(const CommRef& ref, const ScratchCall& call, cudaStream_t
   check_not_capturing(stream, ref.context);
   if (!state->space) state->context = context;
   if (!ensure_scratch(*state, *ref.comm, call)) return false;
-  cuda_ipc::StreamMemory memory(stream);
+  cuda_ipc::StreamMemory memory(stream, runtime::config().timeout_s);
   runtime::run_scratch_collective(state->space->mapped(), memory, call);
   return true;
 #else

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "runtime/communicator.h"
 #include "runtime/config/config.h"
@@ -74,6 +77,7 @@ struct StagingPool {
   std::vector<Buffer> buffers;
   std::deque<Job> jobs;
   bool running_job = false;
+  uint64_t finished_jobs = 0;  // progress, for the bounded waits
   bool stopping = false;
   std::exception_ptr failure;  // of a queued operation; every later call returns it
   std::thread proxy;
@@ -92,7 +96,7 @@ struct StagingPool {
     for (Buffer& buffer : buffers) {
       if (buffer.data == nullptr) continue;
       const ContextScope scope(buffer.context);
-      if (buffer.busy_until) driver().event_synchronize(buffer.busy_until.get());
+      if (buffer.busy_until) synchronize_event(buffer.busy_until.get(), runtime::config().timeout_s);
       buffer.busy_until.reset();
       driver().mem_free_host(buffer.data);  // errors ignored: the driver may be gone at exit
     }
@@ -203,9 +207,14 @@ struct StagingPool {
       }
       if (job.context != current && driver().ctx_set_current(job.context) == kCudaSuccess) current = job.context;
       std::exception_ptr error;
-      const CuResult waited = driver().event_synchronize(job.ready);
-      driver().event_destroy(job.ready);
-      if (waited != kCudaSuccess) {
+      const double timeout_s = runtime::config().timeout_s;
+      const CuResult waited = synchronize_event(job.ready, timeout_s);
+      if (waited != kCudaErrorNotReady) driver().event_destroy(job.ready);  // else the copy may still record it
+      if (waited == kCudaErrorNotReady) {
+        error = std::make_exception_ptr(Error(
+            ErrorCode::kTimeout, fmt::format("the device to staging copy did not finish within STRATA_TIMEOUT={}s",
+                                             timeout_s)));
+      } else if (waited != kCudaSuccess) {
         error = std::make_exception_ptr(
             Error(ErrorCode::kSystem, "cuEventSynchronize (device to staging copy) failed: " + cuda_error_text(waited)));
       } else {
@@ -223,6 +232,7 @@ struct StagingPool {
         std::lock_guard lock(mutex);
         if (error && !failure) failure = error;
         running_job = false;
+        ++finished_jobs;
       }
       idle.notify_all();
     }
@@ -231,15 +241,36 @@ struct StagingPool {
   // Waits until everything queued ran; returns a queued operation's failure.
   std::exception_ptr drain() {
     std::unique_lock lock(mutex);
-    idle.wait(lock, [&] { return jobs.empty() && !running_job; });
+    if (!wait_with_progress(lock, [&] { return jobs.empty() && !running_job; }))
+      return std::make_exception_ptr(stalled("waiting for the queued device-buffer collectives"));
     return failure;
   }
 
   void wait_for(uint32_t sequence) {
     std::unique_lock lock(mutex);
-    idle.wait(lock, [&] {
+    const bool done = wait_with_progress(lock, [&] {
       return static_cast<int32_t>(__atomic_load_n(sequence_host, __ATOMIC_ACQUIRE) - sequence) >= 0;
     });
+    if (!done) throw stalled("waiting for a queued device-buffer collective");
+  }
+
+  // Each job's own waits are bounded by STRATA_TIMEOUT, so a proxy that
+  // finishes no job for twice that long is stuck: gives up then. Returns
+  // whether `ready` came true.
+  template <typename Ready>
+  bool wait_with_progress(std::unique_lock<std::mutex>& lock, Ready ready) {
+    const auto limit = std::chrono::duration<double>(2 * runtime::config().timeout_s);
+    uint64_t seen = finished_jobs;
+    while (!idle.wait_for(lock, limit, ready)) {
+      if (finished_jobs == seen) return false;
+      seen = finished_jobs;
+    }
+    return true;
+  }
+
+  Error stalled(const char* what) const {
+    return Error(ErrorCode::kTimeout, fmt::format("{}: the staging proxy finished nothing for 2 x STRATA_TIMEOUT={}s",
+                                                  what, runtime::config().timeout_s));
   }
 
   std::exception_ptr pending_failure() {
@@ -280,7 +311,7 @@ void copy_back(const PendingCopy& copy) {
   auto* stream = reinterpret_cast<CuStream>(copy.stream);
   check_cuda(driver().memcpy_htod_async(reinterpret_cast<uintptr_t>(copy.device), copy.host, copy.bytes, stream),
              copy.error_context, "cuMemcpyHtoDAsync (staged result to device)");
-  check_cuda(driver().stream_synchronize(stream), copy.error_context, "cuStreamSynchronize (after copy back)");
+  check_stream_done(stream, copy.error_context, "cuStreamSynchronize (after copy back)");
 }
 
 }  // namespace
@@ -358,7 +389,7 @@ StagedCall::StagedCall(const CommRef& ref, const void* send, uint64_t send_bytes
     ready_event_ = event;
     check_cuda(driver().event_record(event, cu_stream), context_, "cuEventRecord");
   } else {
-    check_cuda(driver().stream_synchronize(cu_stream), context_, "cuStreamSynchronize (before the collective)");
+    check_stream_done(cu_stream, context_, "cuStreamSynchronize (before the collective)");
   }
 }
 
@@ -410,7 +441,7 @@ StagedCall::~StagedCall() {
   const ContextScope scope(cu_context_);
   if (ready_event_ != nullptr) {
     // Set up for the proxy but never handed over: let the copy finish first.
-    driver().stream_synchronize(reinterpret_cast<CuStream>(stream_));
+    synchronize_stream(reinterpret_cast<CuStream>(stream_), runtime::config().timeout_s);
     driver().event_destroy(ready_event_);
   }
   if (taken_.empty()) return;
@@ -421,7 +452,7 @@ StagedCall::~StagedCall() {
   }
 }
 
-void finish_group_staging() {
+void finish_group_staging(bool copy_results) {
   std::vector<PendingCopy> copies = std::move(t_pending_copies);
   t_pending_copies.clear();
   std::vector<HeldBuffers> held = std::move(t_group_held);
@@ -432,6 +463,7 @@ void finish_group_staging() {
       for (HeldBuffers& h : held) h.pool->give_back(h.taken, nullptr);
     }
   } give_back{held};
+  if (!copy_results) return;
   for (const PendingCopy& copy : copies) copy_back(copy);
 }
 
