@@ -4,17 +4,24 @@ include(GoogleTest)
 
 # strata_add_gtest(<name> SOURCES ... LIBS ... [LABELS ...])
 # One GoogleTest binary; each TEST becomes its own CTest entry.
+# TIMING: the test measures how long waits take, so it runs alone
+# (RUN_SERIAL) and carries the `timing` label (ctest -LE timing skips them).
 function(strata_add_gtest name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "TIMING" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   set(labels unit ${ARG_LABELS})
+  set(serial "")
+  if(ARG_TIMING)
+    list(APPEND labels timing)
+    set(serial " RUN_SERIAL TRUE")
+  endif()
   # gtest_discover_tests flattens a list passed in PROPERTIES (CMake 3.25),
   # so the labels are applied by an include file once the tests are known.
   gtest_discover_tests(${name} TEST_LIST ${name}_TESTS PROPERTIES TIMEOUT 300 DISCOVERY_TIMEOUT 60)
   file(GENERATE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake
-       CONTENT "set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${labels}\")\n")
+       CONTENT "set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${labels}\"${serial})\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
 endfunction()
 

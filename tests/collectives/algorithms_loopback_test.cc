@@ -41,7 +41,7 @@ void check(const Algorithm& algorithm, const CollectiveRequest& request, bool in
   const auto inputs = make_inputs(request);
   const auto expected = expected_outputs(request, inputs);
   const RunResult result = run_on_loopback(algorithm, request, inputs, in_place);
-  const std::string mismatch = compare_outputs(request, expected, result.outputs);
+  const std::string mismatch = compare_outputs(request, expected, result);
   ASSERT_TRUE(mismatch.empty()) << algorithm.name() << " " << collectives::collective_name(request.collective)
                                 << " n=" << request.nranks << " count=" << request.count << " "
                                 << datatype_name(request.dtype) << " op=" << reduce_op_name(request.op)

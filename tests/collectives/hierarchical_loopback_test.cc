@@ -77,7 +77,7 @@ class HierarchicalLoopbackTest : public ::testing::TestWithParam<Param> {
     const auto inputs = make_inputs(request);
     const auto expected = expected_outputs(request, inputs);
     const RunResult result = run_on_loopback(algorithm(), request, inputs, in_place, network());
-    const std::string mismatch = compare_outputs(request, expected, result.outputs);
+    const std::string mismatch = compare_outputs(request, expected, result);
     ASSERT_TRUE(mismatch.empty()) << algorithm().name() << " on " << shape().name << " count=" << request.count
                                   << " " << datatype_name(request.dtype) << " op=" << reduce_op_name(request.op)
                                   << " finish=" << static_cast<int>(request.finish.kind)
@@ -175,6 +175,7 @@ TEST(HierarchicalAllReduce, EveryRankGetsIdenticalBits) {
       for (uint64_t i = 0; i < r.count; ++i) values[i] = 0.1f * static_cast<float>(i % 977) / (rank + 3.0f);
     }
     const RunResult result = run_on_loopback(*algorithm, r, inputs, false, network);
+    EXPECT_EQ(result.damage, "") << name;
     for (int rank = 1; rank < r.nranks; ++rank)
       EXPECT_EQ(std::memcmp(result.outputs[0].data(), result.outputs[rank].data(), r.count * sizeof(float)), 0)
           << name << ": rank " << rank << " differs from rank 0";
@@ -202,7 +203,7 @@ TEST(HierarchicalRailWeights, UnequalShardsGiveTheSameResults) {
         r.segment_bytes = 64 << 10;
         const auto inputs = make_inputs(r);
         const RunResult result = run_on_loopback(*algorithm, r, inputs, false, network);
-        EXPECT_EQ(compare_outputs(r, expected_outputs(r, inputs), result.outputs), "")
+        EXPECT_EQ(compare_outputs(r, expected_outputs(r, inputs), result), "")
             << algorithm->name() << " on " << shape.name;
       }
     }

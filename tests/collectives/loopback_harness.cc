@@ -1,6 +1,9 @@
 #include "tests/collectives/loopback_harness.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "runtime/executor.h"
 #include "runtime/transport/loopback/loopback_transport.h"
@@ -29,6 +32,24 @@ bool output_is_larger(Collective collective) {
   return collective == Collective::kAllGather || collective == Collective::kGather;
 }
 
+constexpr std::byte kGuard{0x5a};
+
+// What the run wrote where it must not: the send buffer (out of place), or
+// the receive allocation past this rank's receive region. In place, the
+// region is the send data and the receive region together.
+std::string damage(const CollectiveRequest& request, int rank, bool in_place, const Bytes& input, const Bytes& send,
+                   const Bytes& allocation, const runtime::BoundOperation& bound) {
+  if (!in_place && send != input) return fmt::format("rank {}: the send buffer was written", rank);
+  const auto offset_of = [&](const std::byte* p) { return static_cast<uint64_t>(p - allocation.data()); };
+  uint64_t used = offset_of(bound.buffers[collectives::kRecvBuffer]) + request.recv_buffer_bytes(rank);
+  if (in_place) used = std::max<uint64_t>(used, offset_of(bound.buffers[collectives::kSendBuffer]) + input.size());
+  for (uint64_t at = used; at < allocation.size(); ++at)
+    if (allocation[at] != kGuard)
+      return fmt::format("rank {}: byte {} of the receive allocation, past the {} it may write, was written", rank,
+                         at, used);
+  return {};
+}
+
 }  // namespace
 
 RunResult run_on_loopback(const collectives::Algorithm& algorithm, const CollectiveRequest& request,
@@ -51,7 +72,7 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const Collect
   for (int rank = 0; rank < n; ++rank) {
     const auto& schedule = schedules[rank];
     const uint64_t recv_bytes = std::max(request.recv_buffer_bytes(rank), request.bytes_per_block() * n);
-    recvs[rank].assign(recv_bytes + 64, std::byte{0x5a});
+    recvs[rank].assign(recv_bytes + 64, kGuard);
     sends[rank] = inputs[rank];
     std::byte* send = sends[rank].data();
     std::byte* recv = recvs[rank].data();
@@ -62,7 +83,7 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const Collect
         send = recv + offset;
       } else {
         recvs[rank] = inputs[rank];
-        recvs[rank].resize(std::max<size_t>(recvs[rank].size(), recv_bytes) + 64);
+        recvs[rank].resize(std::max<size_t>(recvs[rank].size(), recv_bytes) + 64, kGuard);
         send = recvs[rank].data();
         recv = send + offset;
       }
@@ -83,6 +104,7 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const Collect
   for (int rank = 0; rank < n; ++rank) {
     const std::byte* recv = bound[rank].buffers[collectives::kRecvBuffer];
     result.outputs.emplace_back(recv, recv + request.recv_buffer_bytes(rank));
+    if (result.damage.empty()) result.damage = damage(request, rank, in_place, inputs[rank], sends[rank], recvs[rank], bound[rank]);
   }
   return result;
 }

@@ -15,6 +15,10 @@ using Bytes = std::vector<std::byte>;
 
 struct RunResult {
   std::vector<Bytes> outputs;  // each rank's receive buffer after the run
+  // Empty, or the first write outside the results: a send buffer changed
+  // (out of place), or bytes past a rank's receive region (a non-root's
+  // whole receive buffer) overwritten.
+  std::string damage;
 };
 
 // Fills each rank's send buffer with values for which the reduction is exact
@@ -37,5 +41,8 @@ void encode_scalar(DataType type, double value, unsigned char* out);
 // Empty when equal (within the datatype's tolerance); else the first mismatch.
 std::string compare_outputs(const collectives::CollectiveRequest& request, const std::vector<Bytes>& expected,
                             const std::vector<Bytes>& got);
+// The same, after the run's damage check.
+std::string compare_outputs(const collectives::CollectiveRequest& request, const std::vector<Bytes>& expected,
+                            const RunResult& got);
 
 }  // namespace strata::testing

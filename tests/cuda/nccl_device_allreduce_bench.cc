@@ -1,5 +1,5 @@
 // AllReduce bandwidth with CUDA device buffers through the NCCL API, ranks
-// fork()ed on one machine, all on GPU 0 (fork_ranks.h). Built against our
+// fork()ed on one machine, all on GPU 0 (tests/support/fork_ranks.h). Built against our
 // header but linked with RUNPATH, so LD_LIBRARY_PATH can swap in another
 // libnccl.so.2 (NVIDIA's) for comparison.
 // Usage: strata-cuda-allreduce-bench [nranks=4] [min_bytes=1M] [max_bytes=256M] [iters=5] [timeout_s=590] [host]
@@ -15,7 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "fork_ranks.h"
+#include "tests/support/fork_ranks.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // libnccl.so.2 with CUDA device buffers: every collective, in-place and out
 // of place, send/recv and grouped calls, on a non-default stream, with all
-// ranks (fork()ed, see fork_ranks.h) sharing GPU 0. Also: a call on a stream
+// ranks (fork()ed, see tests/support/fork_ranks.h) sharing GPU 0. Also: a call on a stream
 // that captures a CUDA graph fails with ncclInvalidUsage.
 // Usage: strata-nccl-device-buffers-test [nranks]   (exit 77: no GPU)
 #include <cuda_runtime.h>
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "fork_ranks.h"
+#include "tests/support/fork_ranks.h"
 
 namespace {
 
