@@ -36,7 +36,7 @@ enum class StepKind : uint8_t {
 std::string_view step_kind_name(StepKind kind);
 
 // Each pair of ranks exchanges at most this many messages per operation: the
-// message index has 18 bits in the wire tag (runtime/wire_tag.h).
+// message index has 18 bits in the wire tag (runtime/engine/wire_tag.h).
 inline constexpr uint64_t kMaxMessagesPerPair = uint64_t{1} << 17;
 
 using StepId = uint32_t;

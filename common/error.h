@@ -1,6 +1,6 @@
 // One error type for the whole runtime. It carries enough context (rank, peer,
 // operation) for a user to act on it; the NCCL C boundary maps it to
-// ncclResult_t in one place (runtime/nccl/api_guard.h).
+// ncclResult_t in one place (nccl/api_guard.h).
 #pragma once
 
 #include <fmt/format.h>

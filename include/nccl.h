@@ -14,7 +14,7 @@
  *
  * Behaviour that differs from NVIDIA's library (host buffers, streams,
  * non-blocking init, buffer registration) is listed in
- * runtime/nccl/README.md.
+ * nccl/README.md.
  */
 #ifndef STRATA_NCCL_H
 #define STRATA_NCCL_H

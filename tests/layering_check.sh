@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pins two house rules: layers include only downwards (common <- topology <-
-# collectives <- runtime), and only runtime/config reads STRATA_* variables.
+# collectives <- runtime <- nccl, tools), and only runtime/config reads
+# STRATA_* variables.
 set -u
 cd "$(dirname "$0")/.."
 status=0
@@ -13,10 +14,12 @@ check() {  # check <layer> <forbidden include prefixes...>
     fi
   done
 }
-check common topology collectives runtime
-check topology collectives runtime
-check collectives runtime
-if grep -rnE 'getenv\("STRATA_' common topology collectives runtime include --include='*.h' --include='*.cc' --include='*.cu' \
+check common topology collectives runtime nccl tools
+check topology collectives runtime nccl tools
+check collectives runtime nccl tools
+check runtime nccl tools benchmarks
+check nccl tools benchmarks
+if grep -rnE 'getenv\("STRATA_' common topology collectives runtime nccl tools include --include='*.h' --include='*.cc' --include='*.cu' \
      | grep -v '^runtime/config/'; then
   echo "config: STRATA_* variables must be declared in runtime/config/config.cc and read through config()" >&2
   status=1

@@ -1,6 +1,6 @@
 // The service probing needs from the layer above: move bytes between node
 // leaders and time it. The runtime implements it over its data plane
-// (runtime/topology_probe.cc); tests can implement it with a table.
+// (runtime/probe/topology_probe.cc); tests can implement it with a table.
 #pragma once
 
 #include <cstdint>

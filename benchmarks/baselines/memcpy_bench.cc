@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "common/node_shared_memory.h"
+#include "runtime/memory/node_shared_memory.h"
 
 int main(int argc, char** argv) {
   uint64_t min_bytes = 1 << 20, max_bytes = 64 << 20, factor = 8;

@@ -18,7 +18,7 @@
 
 #include "runtime/bootstrap/mpi_bootstrap.h"
 #include "runtime/transport/ucx/ucx_transport.h"
-#include "runtime/wire_tag.h"
+#include "runtime/engine/wire_tag.h"
 
 namespace {
 

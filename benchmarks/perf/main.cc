@@ -16,7 +16,7 @@
 #include "collectives/algorithm.h"
 #include "common/error.h"
 #include "runtime/bootstrap/mpi_bootstrap.h"
-#include "runtime/communicator.h"
+#include "runtime/communicator/communicator.h"
 
 namespace strata::perf {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "benchmarks/perf/layout.h"
 #include "benchmarks/perf/options.h"
-#include "runtime/communicator.h"
+#include "runtime/communicator/communicator.h"
 
 namespace strata::perf {
 

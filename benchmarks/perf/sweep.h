@@ -13,8 +13,8 @@
 #include "benchmarks/perf/layout.h"
 #include "benchmarks/perf/options.h"
 #include "benchmarks/perf/report.h"
-#include "common/node_shared_memory.h"
-#include "runtime/communicator.h"
+#include "runtime/memory/node_shared_memory.h"
+#include "runtime/communicator/communicator.h"
 
 namespace strata::perf {
 

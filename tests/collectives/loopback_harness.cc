@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/executor.h"
+#include "runtime/engine/executor.h"
 #include "runtime/transport/loopback/loopback_transport.h"
 
 namespace strata::testing {

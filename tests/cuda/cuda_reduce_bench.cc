@@ -17,8 +17,8 @@
 
 #include "common/error.h"
 #include "common/reduce_functors.h"
-#include "runtime/cuda/cuda_error.h"
-#include "runtime/cuda/device_reduce.h"
+#include "runtime/device/cuda/cuda_error.h"
+#include "runtime/device/cuda/device_reduce.h"
 
 namespace strata {
 namespace {

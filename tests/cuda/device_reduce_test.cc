@@ -16,8 +16,8 @@
 #include "common/error.h"
 #include "common/host_reduce.h"
 #include "common/reduce_functors.h"
-#include "runtime/cuda/device_reduce.h"
-#include "runtime/cuda/memory_kind.h"
+#include "runtime/device/cuda/cuda_error.h"
+#include "runtime/device/cuda/device_reduce.h"
 
 namespace strata {
 namespace {

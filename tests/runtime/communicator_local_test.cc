@@ -4,7 +4,7 @@
 
 #include <numeric>
 
-#include "runtime/communicator.h"
+#include "runtime/communicator/communicator.h"
 #include "tests/runtime/local_ranks.h"
 
 namespace strata::runtime {

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "runtime/communicator.h"
+#include "runtime/communicator/communicator.h"
 #include "runtime/config/config.h"
 #include "tests/runtime/local_ranks.h"
 

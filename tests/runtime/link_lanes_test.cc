@@ -1,5 +1,5 @@
 // Per-peer lane counts from the probed links (STRATA_LANES=0).
-#include "runtime/link_lanes.h"
+#include "runtime/probe/link_lanes.h"
 
 #include <gtest/gtest.h>
 

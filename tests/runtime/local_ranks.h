@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/communicator.h"
+#include "runtime/communicator/communicator.h"
 
 namespace strata::testing {
 

@@ -1,9 +1,9 @@
-// The mapped-scratch protocol (runtime/mapped_scratch.h) run by threads on
+// The mapped-scratch protocol (runtime/device/mapped_scratch.h) run by threads on
 // host memory: the same code the CUDA IPC path runs on device memory, here
 // checked against the reference collectives for every collective, several
 // rank counts, types, in place and out of place, with halves small enough
 // that calls take many pieces.
-#include "runtime/mapped_scratch.h"
+#include "runtime/device/mapped_scratch.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // doubling intervals while the weights stay put, back to 32 when they move.
 #include <gtest/gtest.h>
 
-#include "runtime/rail_balancer.h"
+#include "runtime/communicator/rail_balancer.h"
 
 namespace strata::runtime {
 namespace {

@@ -1,7 +1,7 @@
-// ScratchSpace (runtime/scratch_space.h): ranks as threads, host memory as
+// ScratchSpace (runtime/device/scratch_space.h): ranks as threads, host memory as
 // the "exported" scratch. Pins the growth, the mapping of every rank's
 // scratch, and that one rank's failure makes every rank refuse together.
-#include "runtime/scratch_space.h"
+#include "runtime/device/scratch_space.h"
 
 #include <gtest/gtest.h>
 

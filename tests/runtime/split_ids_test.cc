@@ -6,10 +6,12 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <iterator>
 #include <thread>
 
 #include "common/error.h"
-#include "runtime/comm_ids.h"
+#include "runtime/communicator/comm_ids.h"
+#include "runtime/communicator/communicator_impl.h"
 #include "tests/runtime/local_ranks.h"
 
 namespace strata::runtime {
@@ -39,32 +41,61 @@ TEST(CommIdSpace, ReservedIdsAreNeverHandedOut) {
 }
 
 // Colour 1192 on the first split gave the child its parent's tag space when
-// ids were hashed (docs: REVIEW A.2); parent and child driven from their own
-// threads then received each other's messages.
-TEST(SplitIds, AChildAndItsParentNeverShareMessages) {
+// ids were hashed (REVIEW A.2); parent and children driven from their own
+// threads then received each other's messages. Several colours, the
+// colliding one among them, each a child of both ranks, all running at once.
+TEST(SplitIds, ParentAndChildrenNeverShareMessages) {
+  constexpr int kColours[] = {1192, 7, 3000, 1, 4095};
+  constexpr int kComms = 1 + std::size(kColours);  // the world and its children
   auto world = Communicator::create_local(2);
-  std::vector<std::shared_ptr<Communicator>> child(2);
-  on_every_rank(world, [&](Communicator& comm) { child[comm.rank()] = comm.split(1192, comm.rank()); });
-  constexpr int kIterations = 200;
+  std::vector<std::vector<std::shared_ptr<Communicator>>> comms(2);
+  on_every_rank(world, [&](Communicator& comm) {
+    comms[comm.rank()].push_back(world[comm.rank()]);
+    for (int colour : kColours) comms[comm.rank()].push_back(comm.split(colour, comm.rank()));
+  });
+  constexpr int kIterations = 100;
   std::atomic<int> wrong{0};
   std::vector<std::unique_ptr<std::barrier<>>> step;
-  for (int r = 0; r < 2; ++r) step.push_back(std::make_unique<std::barrier<>>(2));
-  auto loop = [&](Communicator& comm, int r, int32_t value, int32_t expected, bool delayed) {
+  for (int r = 0; r < 2; ++r) step.push_back(std::make_unique<std::barrier<>>(kComms));
+  auto loop = [&](int r, int c) {
+    Communicator& comm = *comms[r][c];
+    // Every communicator sums different values; ranks start them in different orders.
+    const int32_t value = (c + 1) * 1000 + r + 1, expected = 2 * (c + 1) * 1000 + 3;
+    const auto delay = std::chrono::microseconds(((c + r) % kComms) * 50);
     for (int i = 0; i < kIterations; ++i) {
-      step[r]->arrive_and_wait();  // the rank's two threads start together; ranks differ in order
-      if (delayed) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      step[r]->arrive_and_wait();
+      std::this_thread::sleep_for(delay);
       int32_t sum = 0;
       comm.all_reduce(&value, &sum, 1, DataType::kInt32, ReduceOp::kSum);
       if (sum != expected) ++wrong;
     }
   };
   std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back(loop, std::ref(*world[r]), r, r + 1, 3, r == 1);
-    threads.emplace_back(loop, std::ref(*child[r]), r, 100 * (r + 1), 300, r == 0);
-  }
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < kComms; ++c) threads.emplace_back(loop, r, c);
   for (auto& thread : threads) thread.join();
-  EXPECT_EQ(wrong.load(), 0) << "of " << 2 * 2 * kIterations << " results";
+  EXPECT_EQ(wrong.load(), 0) << "of " << 2 * kComms * kIterations << " results";
+}
+
+// A failed (here: aborted) communicator's id is never handed out again: its
+// peers' last messages may still wait in the transport for that id.
+TEST(SplitIds, AFailedChildsIdIsNotReused) {
+  auto world = Communicator::create_local(2);
+  std::vector<uint32_t> healthy_reused(2), failed_reused(2);
+  on_every_rank(world, [&](Communicator& comm) {
+    auto child = comm.split(1, 0);
+    const uint32_t healthy = child->impl().comm_id;
+    child.reset();
+    child = comm.split(1, 0);
+    healthy_reused[comm.rank()] = child->impl().comm_id == healthy;
+    const uint32_t failed = child->impl().comm_id;
+    child->abort();
+    child.reset();
+    child = comm.split(1, 0);
+    failed_reused[comm.rank()] = child->impl().comm_id == failed;
+  });
+  EXPECT_EQ(healthy_reused, std::vector<uint32_t>(2, 1)) << "a destroyed healthy child's id should be free again";
+  EXPECT_EQ(failed_reused, std::vector<uint32_t>(2, 0)) << "an aborted child's id was handed out again";
 }
 
 TEST(SplitIds, DestroyedChildrenGiveTheirIdsBack) {

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/node_shared_memory.h"
+#include "runtime/memory/node_shared_memory.h"
 #include "tests/shm/shm_test_util.h"
 
 namespace strata::runtime {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "common/node_shared_memory.h"
+#include "runtime/memory/node_shared_memory.h"
 #include "runtime/transport/shm/shm_peer_memory.h"
 #include "tests/shm/shm_test_util.h"
 

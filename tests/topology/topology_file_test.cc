@@ -21,7 +21,7 @@ std::string error_of(const std::string& json) {
   return "";
 }
 
-// Ranks compare this hash to catch different files (runtime/topology_probe.cc).
+// Ranks compare this hash to catch different files (runtime/probe/topology_probe.cc).
 TEST(TopologyFile, ContentHash) {
   const std::string text = R"({"sites": [{"name": "eu", "hosts": ["n1"]}]})";
   EXPECT_EQ(parse_topology_file(text, "a.json").content_hash, topology_file_hash(text));

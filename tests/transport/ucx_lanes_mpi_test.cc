@@ -22,7 +22,7 @@
 
 #include "runtime/bootstrap/mpi_bootstrap.h"
 #include "runtime/transport/ucx/ucx_transport.h"
-#include "runtime/wire_tag.h"
+#include "runtime/engine/wire_tag.h"
 #include "tests/transport/ucx_test_util.h"
 #include "tests/support/mpi_test_main.h"
 

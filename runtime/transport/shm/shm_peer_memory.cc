@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "common/node_shared_memory.h"
+#include "runtime/memory/node_shared_memory.h"
 
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438

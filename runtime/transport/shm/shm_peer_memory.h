@@ -1,4 +1,4 @@
-// A peer's node-shared allocations (common/node_shared_memory.h) mapped
+// A peer's node-shared allocations (runtime/memory/node_shared_memory.h) mapped
 // into this process, so that rendezvous receives can read a send buffer in
 // place: the executor reduces straight from it (post_recv_view), and plain
 // receives copy it with memcpy instead of process_vm_readv.

@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "common/node_shared_memory.h"
+#include "runtime/memory/node_shared_memory.h"
 #include "runtime/transport/shm/shm_transport_impl.h"
 
 namespace strata::runtime::shm {

@@ -38,7 +38,7 @@ struct UcxTransportOptions {
   // messages to itself use one. Each send goes on the lane its tag picks, so
   // messages with equal tags stay in order (UCX orders them per endpoint
   // only), and consecutive message indices or sequences of wire tags
-  // (runtime/wire_tag.h) take consecutive lanes. A single message is never
+  // (runtime/engine/wire_tag.h) take consecutive lanes. A single message is never
   // split: lanes help only when several messages to a peer are in flight.
   // Both sides should use the same count: the k-th endpoint each side makes
   // toward the other pairs up with the other's k-th (one connection per pair).
@@ -53,7 +53,7 @@ inline constexpr int kMaxUcxLanes = 16;
 // n-th chunk of an operation and the n-th one-message operation both rotate
 // over the lanes; for small tags it is simply tag % lanes.
 inline int ucx_lane_for_tag(uint64_t tag, int lanes) {
-  constexpr int kIndexBits = 18;  // runtime/wire_tag.h: [17:0] message index
+  constexpr int kIndexBits = 18;  // runtime/engine/wire_tag.h: [17:0] message index
   uint64_t folded = (tag & ((uint64_t{1} << kIndexBits) - 1)) + (tag >> kIndexBits);
   return static_cast<int>(folded % static_cast<uint64_t>(lanes));
 }

@@ -1,0 +1,62 @@
+// A communicator's private state, shared by communicator*.cc and group.cc.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <set>
+#include <string>
+#include <span>
+#include <vector>
+
+#include "collectives/network.h"
+#include "runtime/memory/node_shared_memory.h"
+#include "runtime/communicator/comm_ids.h"
+#include "runtime/communicator/communicator.h"
+#include "runtime/engine/executor.h"
+#include "runtime/communicator/plan_cache.h"
+#include "runtime/communicator/rail_balancer.h"
+#include "runtime/transport/transport.h"
+
+namespace strata::runtime {
+
+struct Communicator::Impl {
+  ~Impl() {
+    // A failed communicator's id stays taken: its peers' messages for the
+    // abandoned operation may still sit in the transport's unexpected
+    // queue, and a later communicator must never match them.
+    if (ids && !failed) ids->release(comm_id);
+  }
+
+  std::shared_ptr<Transport> transport;  // shared with communicators split from this one
+  std::shared_ptr<CommIdSpace> ids;      // the tag space of `transport`, shared likewise
+  std::vector<int> transport_rank_of;    // communicator rank -> transport endpoint
+  uint32_t comm_id = kWorldCommId;
+  std::atomic<bool> failed{false};  // a transfer failed or timed out, or it was aborted
+  uint32_t collective_sequence = 0;
+  std::vector<uint32_t> sends_to, receives_from;  // point-to-point sequence per peer
+  PlanCache plans;
+  // Scratch + staging, one per operation of a group. Node-shared when ranks
+  // on this host reach this one over shared memory, so that they read what
+  // it sends from scratch in place (Transport::post_recv_view).
+  std::vector<std::unique_ptr<HostBuffer>> arenas;
+  bool node_shared_arenas = false;
+  collectives::Network network;  // the planner's view of this communicator's ranks
+  RailBalancer rails;            // keeps network.rail_weights up to date
+  ExecutionLimits limits;
+  std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
+};
+
+// An operation queued by a group, or run alone.
+struct PendingOperation {
+  Communicator* communicator;
+  Operation operation;
+};
+
+// Runs operations on one or more communicators together (group.cc).
+void run_together(std::span<PendingOperation> operations);
+
+// Holds an operation until the calling thread's outermost group_end().
+void queue_in_group(PendingOperation operation);
+
+}  // namespace strata::runtime

@@ -1,0 +1,280 @@
+#include "runtime/engine/executor.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/error.h"
+#include "common/host_reduce.h"
+#include "runtime/transport/routed_transport.h"
+
+namespace strata::runtime {
+namespace {
+
+using collectives::Region;
+using collectives::Step;
+using collectives::StepId;
+using collectives::StepKind;
+using Clock = std::chrono::steady_clock;
+
+// Progress state of one bound operation.
+// Objects are reused from call to call (see execute()), so that a small
+// operation allocates nothing once the shapes repeat.
+class OperationRun {
+ public:
+  void reset(BoundOperation& op) {
+    op_ = &op;
+    steps_ = &op.schedule->steps;
+    pending_.assign(op.schedule->dependency_counts.begin(), op.schedule->dependency_counts.end());
+    if (completion_capacity_ < steps_->size()) {
+      completion_capacity_ = steps_->size();
+      completions_ = std::make_unique<Completion[]>(completion_capacity_);
+    }
+    ready_.clear();
+    in_flight_.clear();
+    finished_ = 0;
+    for (StepId id = 0; id < steps_->size(); ++id)
+      if (pending_[id] == 0) ready_.push_back(id);
+  }
+
+  bool done() const { return finished_ == steps_->size(); }
+
+  // Starts every ready step; local steps run now. Returns whether anything ran.
+  bool start_ready() {
+    bool any = false;
+    while (!ready_.empty()) {
+      const StepId id = ready_.back();
+      ready_.pop_back();
+      start(id);
+      any = true;
+    }
+    return any;
+  }
+
+  // Retires finished transfers. Returns whether any finished.
+  bool collect() {
+    bool any = false;
+    for (size_t i = 0; i < in_flight_.size();) {
+      const StepId id = in_flight_[i];
+      const uint8_t state = completions_[id].state.load(std::memory_order_acquire);
+      if (state == Completion::kPending) {
+        ++i;
+        continue;
+      }
+      if (state == Completion::kFailed) fail_transfer(id);
+      in_flight_[i] = in_flight_.back();
+      in_flight_.pop_back();
+      const Step& step = (*steps_)[id];
+      if (step.kind != StepKind::kSend && is_far(step.peer)) note_far_receive(step.dst.bytes);
+      if (step.kind == StepKind::kRecvReduce) reduce_view(id);
+      complete(id);
+      any = true;
+    }
+    return any;
+  }
+
+  void cancel_in_flight() {
+    for (StepId id : in_flight_) op_->transport->cancel(&completions_[id]);
+    in_flight_.clear();
+  }
+
+  Transport* transport() const { return op_->transport; }
+  bool aborted() const { return op_->aborted && op_->aborted->load(std::memory_order_relaxed); }
+  int rank() const { return op_->rank; }
+
+ private:
+  std::byte* address(const Region& region) const { return op_->buffers[region.buffer] + region.offset; }
+
+  void start(StepId id) {
+    const Step& step = (*steps_)[id];
+    switch (step.kind) {
+      case StepKind::kCopy: copy(step); break;
+      case StepKind::kReduce: reduce(step.dst, step.src, address(step.src2)); break;
+      case StepKind::kFinish:
+        host_finish(op_->schedule->request.dtype, op_->finish, address(step.dst), elements(step.dst));
+        break;
+      case StepKind::kSend:
+      case StepKind::kRecv:
+      case StepKind::kRecvReduce:
+        if (post(id, step)) return;  // completes later
+        break;
+    }
+    complete(id);
+  }
+
+  // Posts a transfer; returns false if there is nothing to move (zero bytes:
+  // both sides know the length, so neither sends a message).
+  bool post(StepId id, const Step& step) {
+    const uint64_t bytes = step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes;
+    if (bytes == 0) return false;  // a zero-length reduce has nothing to do
+    const int peer = op_->transport_rank_of[step.peer];
+    if (is_far(step.peer) && !op_->far_traffic->started) {
+      op_->far_traffic->started = true;
+      op_->far_traffic->first_post = Clock::now();
+    }
+    Completion* done = &completions_[id];
+    done->state.store(Completion::kPending, std::memory_order_relaxed);
+    in_flight_.push_back(id);
+    if (step.kind == StepKind::kSend) {
+      const uint64_t tag = op_->tag.for_message(op_->transport->rank(), step.message_index);
+      op_->transport->post_send(peer, tag, address(step.src), bytes, done);
+    } else if (step.kind == StepKind::kRecv) {
+      op_->transport->post_recv(peer, op_->tag.for_message(peer, step.message_index), address(step.dst), bytes, done);
+    } else {
+      // The transport may hand back the sender's own buffer to reduce from
+      // (a node-shared allocation on this host), skipping the copy into staging.
+      op_->transport->post_recv_view(peer, op_->tag.for_message(peer, step.message_index),
+                                     op_->staging + step.staging_offset, bytes, done);
+    }
+    return true;
+  }
+
+  bool is_far(int peer) const { return op_->far_traffic && (*op_->far_traffic->far)[static_cast<size_t>(peer)]; }
+
+  void note_far_receive(uint64_t bytes) {
+    op_->far_traffic->bytes += bytes;
+    op_->far_traffic->last_receive = Clock::now();
+  }
+
+  void copy(const Step& step) {
+    std::byte* dst = address(step.dst);
+    const std::byte* src = address(step.src);
+    if (dst != src && step.dst.bytes > 0) std::memmove(dst, src, step.dst.bytes);
+  }
+
+  uint64_t elements(const Region& region) const {
+    return region.bytes / datatype_size(op_->schedule->request.dtype);
+  }
+
+  void reduce(const Region& dst, const Region& a, const std::byte* b) {
+    const auto& request = op_->schedule->request;
+    host_reduce(request.dtype, request.op, address(dst), address(a), b, elements(dst));
+  }
+
+  void reduce_view(StepId id) {
+    const Step& step = (*steps_)[id];
+    Completion& done = completions_[id];
+    reduce(step.dst, step.src, done.view);
+    op_->transport->release_view(op_->transport_rank_of[step.peer], &done);
+  }
+
+  void complete(StepId id) {
+    ++finished_;
+    const auto& offsets = op_->schedule->dependents_offsets;
+    for (uint32_t i = offsets[id]; i < offsets[id + 1]; ++i) {
+      const StepId next = op_->schedule->dependents[i];
+      if (--pending_[next] == 0) ready_.push_back(next);
+    }
+  }
+
+  [[noreturn]] void fail_transfer(StepId id) {
+    const Step& step = (*steps_)[id];
+    const std::string what = completions_[id].error;
+    in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), id));
+    cancel_in_flight();
+    fail(ErrorCode::kRemote,
+         {op_->rank, step.peer, std::string(collectives::collective_name(op_->schedule->request.collective))},
+         "{} of {} bytes failed: {}", collectives::step_kind_name(step.kind),
+         step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes, what);
+  }
+
+  BoundOperation* op_ = nullptr;
+  const std::vector<Step>* steps_ = nullptr;
+  std::vector<uint32_t> pending_;
+  std::unique_ptr<Completion[]> completions_;
+  size_t completion_capacity_ = 0;
+  std::vector<StepId> ready_;
+  std::vector<StepId> in_flight_;
+  size_t finished_ = 0;
+};
+
+using Runs = std::span<std::unique_ptr<OperationRun>>;
+
+void cancel_all(Runs runs) {
+  for (auto& run : runs) run->cancel_in_flight();
+}
+
+// Raises kAborted or kTimeout when it is time to give up.
+void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& limits) {
+  for (auto& run : runs) {
+    if (run->aborted()) {
+      cancel_all(runs);
+      fail(ErrorCode::kAborted, {run->rank(), -1, "collective"}, "the communicator was aborted");
+    }
+  }
+  if (Clock::now() > deadline) {
+    cancel_all(runs);
+    fail(ErrorCode::kTimeout, {runs.front()->rank(), -1, "collective"},
+         "operation did not complete within STRATA_TIMEOUT={}s (a peer may have failed or not called it)",
+         limits.timeout_s);
+  }
+}
+
+// Per thread, so that concurrent calls on different communicators share nothing.
+thread_local std::vector<std::unique_ptr<OperationRun>> t_runs;
+thread_local std::vector<Transport*> t_transports;
+
+void drive(Runs runs, std::span<Transport* const> transports, const ExecutionLimits& limits) {
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));
+  auto last_activity = start;
+  uint64_t busy_iterations = 0;
+  for (;;) {
+    bool active = false, all_done = true;
+    for (auto& run : runs) {
+      active |= run->start_ready();
+      active |= run->collect();
+      all_done &= run->done();
+    }
+    if (all_done) return;
+    for (Transport* transport : transports) active |= transport->progress();
+    // Also check now and then while busy: a transport that keeps reporting
+    // activity (keepalives, a peer's retries) must not defer a timeout or abort.
+    if (!active || ++busy_iterations % 4096 == 0) check_limits(runs, deadline, limits);
+    if (active) {
+      last_activity = Clock::now();
+      continue;
+    }
+    const auto idle = Clock::now() - last_activity;
+    if (idle < std::chrono::microseconds(limits.spin_us)) continue;
+    // More ranks than cores: a peer we wait for may be waiting for our core.
+    // Yielding hands it over at once; sleeping would add a wake-up latency
+    // (tens of microseconds) to every step.
+    if (idle < std::chrono::microseconds(limits.spin_us + limits.yield_us)) {
+      sched_yield();
+      continue;
+    }
+    // Sleep in the kernel until a transport has something; a short cap keeps
+    // aborts responsive. A group over several communicators sleeps on all
+    // their transports at once.
+    wait_for_any(transports, std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+void execute(std::span<BoundOperation> operations, const ExecutionLimits& limits) {
+  while (t_runs.size() < operations.size()) t_runs.push_back(std::make_unique<OperationRun>());
+  const Runs runs(t_runs.data(), operations.size());
+  std::vector<Transport*>& transports = t_transports;
+  transports.clear();
+  for (size_t i = 0; i < operations.size(); ++i) {
+    runs[i]->reset(operations[i]);
+    if (std::find(transports.begin(), transports.end(), operations[i].transport) == transports.end())
+      transports.push_back(operations[i].transport);
+  }
+  try {
+    drive(runs, transports, limits);
+  } catch (...) {
+    // Whichever operation failed, the others' transfers are still posted into
+    // buffers the caller may free once this throws.
+    cancel_all(runs);
+    throw;
+  }
+}
+
+}  // namespace strata::runtime
