@@ -17,8 +17,8 @@ mkdir -p "$out"
 out=$(realpath "$out")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 sites=build/bin/strata-sites
-wan_args=(allreduce -b 64K -e 64M -f 16 -n 3 -w 1 -c 1)
-node_args=(allreduce -b 8 -e 64M -f 8 -n 20 -w 5 -c 1 -R 1)
+wan_args=(allreduce -b 64K -e 64M -f 4 -n 5 -w 1 -c 1)
+node_args=(allreduce -b 8 -e 64M -f 8 -n 50 -w 5 -c 1 -R 1)
 
 "$sites" down > /dev/null 2>&1 || true
 have_sites=0
