@@ -176,15 +176,13 @@ ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t* simInfo) {
       fail(ErrorCode::kInvalidUsage, {-1, -1, "ncclGroupSimulateEnd"},
            "ncclGroupSimulateEnd without a matching ncclGroupStart");
     }
-    if (simInfo == nullptr) {
-      runtime::group_end_simulated();
-      if (depth == 1) finish_group_staging(/*copy_results=*/false);
-      fail(ErrorCode::kInvalidArgument, {-1, -1, "ncclGroupSimulateEnd"}, "argument simInfo is NULL");
-    }
+    // The group ends either way, a NULL simInfo included.
     if (depth == 1) run_deferred_creations();
     const ReleasedInGroup released;
     const double seconds = runtime::group_end_simulated();
     if (depth == 1) finish_group_staging(/*copy_results=*/false);
+    if (simInfo == nullptr)
+      fail(ErrorCode::kInvalidArgument, {-1, -1, "ncclGroupSimulateEnd"}, "argument simInfo is NULL");
     simInfo->estimatedTime = static_cast<float>(seconds * 1e6);
     return depth == 1 ? take_group_error() : ncclSuccess;
   });

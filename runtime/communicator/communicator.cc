@@ -33,9 +33,12 @@ void Communicator::run(Operation op) {
   // After a failed or timed-out transfer the peers are out of step (and a
   // stale message could match a later operation's tag): as in NCCL, the
   // communicator stays failed until it is aborted or destroyed.
-  if (const std::optional<Error> error = async_error())
-    fail(error->code(), {rank_, -1, std::string(name)},
-         "the communicator failed earlier and must be aborted or destroyed: {}", error->what());
+  // The flag first: a healthy call takes no lock here.
+  if (impl_->failed.load(std::memory_order_acquire)) {
+    if (const std::optional<Error> error = async_error())
+      fail(error->code(), {rank_, -1, std::string(name)},
+           "the communicator failed earlier and must be aborted or destroyed: {}", error->what());
+  }
   check_operation(op, rank_, size_);
   PendingOperation pending{this, std::move(op)};
   if (group_depth() > 0) {

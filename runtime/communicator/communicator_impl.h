@@ -32,7 +32,9 @@ struct Communicator::Impl {
   std::shared_ptr<CommIdSpace> ids;      // the tag space of `transport`, shared likewise
   std::vector<int> transport_rank_of;    // communicator rank -> transport endpoint
   uint32_t comm_id = kWorldCommId;
-  std::atomic<bool> failed{false};  // a transfer failed or timed out, or it was aborted
+  // Set once async_error is (or at abort): run() checks this before taking
+  // the error lock, and the id is then never released (~Impl).
+  std::atomic<bool> failed{false};
   uint32_t collective_sequence = 0;
   std::vector<uint32_t> sends_to, receives_from;  // point-to-point sequence per peer
   PlanCache plans;

@@ -123,8 +123,8 @@ class GroupRunner {
 
   static void record(Communicator& comm, const Error& error) {
     std::lock_guard lock(comm.error_mutex_);
-    comm.impl().failed = true;
     if (!comm.async_error_) comm.async_error_ = error;
+    comm.impl().failed.store(true, std::memory_order_release);  // after the error, which run() then reads
   }
 };
 

@@ -52,6 +52,13 @@ TEST(SplitIds, ParentAndChildrenNeverShareMessages) {
   on_every_rank(world, [&](Communicator& comm) {
     comms[comm.rank()].push_back(world[comm.rank()]);
     for (int colour : kColours) comms[comm.rank()].push_back(comm.split(colour, comm.rank()));
+    // Each split ran one collective on the world: bring every child's
+    // collective sequence level with the world's, so that a child sharing
+    // the world's id would also share its tags from the first iteration on.
+    int32_t one = 1, sum = 0;
+    for (size_t c = 1; c < comms[comm.rank()].size(); ++c)
+      for (size_t i = 0; i < std::size(kColours); ++i)
+        comms[comm.rank()][c]->all_reduce(&one, &sum, 1, DataType::kInt32, ReduceOp::kSum);
   });
   constexpr int kIterations = 100;
   std::atomic<int> wrong{0};
