@@ -1,6 +1,10 @@
 #include "common/datatype.h"
 
 #include <array>
+#include <cstring>
+#include <type_traits>
+
+#include "common/small_float.h"
 
 namespace strata {
 namespace {
@@ -43,6 +47,38 @@ std::optional<DataType> parse_datatype(std::string_view name) {
   if (name == "float64") return DataType::kFloat64;
   if (name == "bf16") return DataType::kBFloat16;
   return std::nullopt;
+}
+
+namespace {
+
+template <typename T>
+void store_scalar(double value, unsigned char* out) {
+  T element;
+  if constexpr (std::is_arithmetic_v<T>) {
+    element = static_cast<T>(value);
+  } else {
+    element = T::from_float(static_cast<float>(value));
+  }
+  std::memcpy(out, &element, sizeof(T));
+}
+
+}  // namespace
+
+void encode_scalar(double value, DataType type, unsigned char* out) {
+  switch (type) {
+    case DataType::kInt8: return store_scalar<int8_t>(value, out);
+    case DataType::kUint8: return store_scalar<uint8_t>(value, out);
+    case DataType::kInt32: return store_scalar<int32_t>(value, out);
+    case DataType::kUint32: return store_scalar<uint32_t>(value, out);
+    case DataType::kInt64: return store_scalar<int64_t>(value, out);
+    case DataType::kUint64: return store_scalar<uint64_t>(value, out);
+    case DataType::kFloat16: return store_scalar<Half>(value, out);
+    case DataType::kFloat32: return store_scalar<float>(value, out);
+    case DataType::kFloat64: return store_scalar<double>(value, out);
+    case DataType::kBFloat16: return store_scalar<BFloat16>(value, out);
+    case DataType::kFloat8E4M3: return store_scalar<Float8E4M3>(value, out);
+    case DataType::kFloat8E5M2: return store_scalar<Float8E5M2>(value, out);
+  }
 }
 
 std::string_view reduce_op_name(ReduceOp op) { return kReduceOps[static_cast<int>(op)]; }

@@ -50,6 +50,10 @@ std::string_view datatype_name(DataType type);
 std::optional<DataType> parse_datatype(std::string_view name);
 bool is_floating(DataType type);
 
+// One element of `type` holding `value` (rounded, or cast for integers),
+// as the raw bytes Finish::scalar takes.
+void encode_scalar(double value, DataType type, unsigned char* out);
+
 std::string_view reduce_op_name(ReduceOp op);
 std::optional<ReduceOp> parse_reduce_op(std::string_view name);
 

@@ -9,7 +9,8 @@ packages=(
   libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libssl-dev
   libgloo-dev
   iproute2 iputils-ping iperf3 procps psmisc
-  python3 python3-matplotlib
+  python3 python3-matplotlib python3-numpy python3-pytest python3-mpi4py
+  pybind11-dev python3-dev python3-torch libtorch-dev python3-pip python3-setuptools python3-wheel
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -145,19 +146,37 @@ int try_connect(int fd, const sockaddr_in& target, Deadline deadline) {
 
 }  // namespace
 
-Fd listen_on_any_port(uint16_t* port) {
+Fd listen_on_port(uint16_t* port) {
   Fd fd = new_tcp_socket();
+  const int reuse = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
   sockaddr_in any{};
   any.sin_family = AF_INET;
   any.sin_addr.s_addr = htonl(INADDR_ANY);
-  any.sin_port = 0;
+  any.sin_port = htons(*port);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&any), sizeof(any)) != 0 || ::listen(fd.get(), 1024) != 0) {
-    fail(ErrorCode::kSystem, {-1, -1, "bootstrap listen"}, "bind/listen failed: {}", std::strerror(errno));
+    fail(ErrorCode::kSystem, {-1, -1, "bootstrap listen"}, "bind/listen on port {} failed: {}", *port,
+         std::strerror(errno));
   }
   socklen_t length = sizeof(any);
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&any), &length);
   *port = ntohs(any.sin_port);
   return fd;
+}
+
+in_addr resolve_ipv4(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int status = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (status != 0 || found == nullptr) {
+    fail(ErrorCode::kInvalidArgument, {-1, -1, "bootstrap address"}, "cannot resolve '{}' to an IPv4 address: {}",
+         host, gai_strerror(status));
+  }
+  const in_addr address = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+  freeaddrinfo(found);
+  return address;
 }
 
 Fd connect_until(in_addr address, uint16_t port, Deadline deadline) {

@@ -52,8 +52,13 @@ bool interface_matches(std::string_view spec, std::string_view name);
 in_addr pick_interface_address(const std::string& ifname);
 std::string format_address(in_addr address, uint16_t port);
 
-// A non-blocking socket listening on INADDR_ANY at an ephemeral port.
-Fd listen_on_any_port(uint16_t* port);
+// A non-blocking socket listening on INADDR_ANY at *port, or at an
+// ephemeral port when *port is 0 (stored back in *port).
+Fd listen_on_port(uint16_t* port);
+
+// `host` (a name or dotted quad) as an IPv4 address; throws
+// Error(kInvalidArgument) naming it when it does not resolve.
+in_addr resolve_ipv4(const std::string& host);
 
 // Connects to address:port, retrying refused or unreachable attempts until
 // `deadline`. Returns an invalid Fd on timeout; the socket is non-blocking.

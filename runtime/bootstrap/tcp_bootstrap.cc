@@ -105,10 +105,22 @@ std::vector<std::byte> TcpBootstrap::allgather(std::span<const std::byte> mine) 
 UniqueId create_unique_id(const std::string& ifname, double timeout_s) {
   wire::RootAddress root;
   root.address = net::pick_interface_address(ifname);
-  net::Fd listener = net::listen_on_any_port(&root.port);
+  net::Fd listener = net::listen_on_port(&root.port);
   root.session_key = random_session_key();
   start_tcp_bootstrap_root(std::move(listener), root.session_key, root_timeout_s(timeout_s));
   return wire::encode_unique_id(root);
+}
+
+UniqueId unique_id_at(const std::string& host, uint16_t port, uint64_t session_key) {
+  if (port == 0) fail(ErrorCode::kInvalidArgument, {-1, -1, "bootstrap address"}, "port 0 names no root");
+  return wire::encode_unique_id({net::resolve_ipv4(host), port, session_key});
+}
+
+void start_root_for(const UniqueId& id, double timeout_s) {
+  std::optional<wire::RootAddress> root = wire::decode_unique_id(id);
+  if (!root) fail(ErrorCode::kInvalidArgument, {-1, -1, "bootstrap root"}, "not a Strata unique id (wrong magic)");
+  net::Fd listener = net::listen_on_port(&root->port);
+  start_tcp_bootstrap_root(std::move(listener), root->session_key, root_timeout_s(timeout_s));
 }
 
 std::unique_ptr<Bootstrap> connect_tcp_bootstrap(const UniqueId& id, int rank, int nranks, double timeout_s) {

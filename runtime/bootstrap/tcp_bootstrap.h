@@ -27,6 +27,13 @@ static_assert(sizeof(UniqueId) == 128 && std::is_trivially_copyable_v<UniqueId>)
 // every rank has disconnected, or after an error has been delivered.
 UniqueId create_unique_id(const std::string& ifname, double timeout_s);
 
+// Rendezvous at a known address (MASTER_ADDR/MASTER_PORT, as torchrun sets
+// them): every rank builds the same id from the root's host, port and an
+// agreed session key, and one process starts the root service on that port.
+UniqueId unique_id_at(const std::string& host, uint16_t port, uint64_t session_key);
+// Throws Error(kSystem) naming the port when it cannot be bound.
+void start_root_for(const UniqueId& id, double timeout_s);
+
 // Connects rank `rank` of `nranks` to the root named by `id`, retrying until
 // `timeout_s`. Validation problems (another rank's nranks disagrees, a rank
 // twice, a rank out of range) and missing ranks surface as Error from the

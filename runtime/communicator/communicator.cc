@@ -98,7 +98,7 @@ std::optional<Error> Communicator::async_error() const {
 
 PlanChoice Communicator::plan(const Operation& op) const {
   Operation checked = op;
-  check_operation(checked, rank_, size_);
+  check_request(checked, rank_, size_);
   checked.request.segment_bytes = config().chunk_bytes;
   checked.request.window = static_cast<uint32_t>(config().window);
   const std::string forced = !op.algorithm.empty()
@@ -107,5 +107,7 @@ PlanChoice Communicator::plan(const Operation& op) const {
   const collectives::Plan plan = collectives::choose_algorithm(checked.request, impl_->network, forced);
   return {std::string(plan.algorithm->name()), plan.predicted_seconds, plan.reason};
 }
+
+double Communicator::timeout_s() const { return impl_->limits.timeout_s; }
 
 }  // namespace strata::runtime

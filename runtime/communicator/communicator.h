@@ -22,7 +22,8 @@ class Transport;
 class PlanCache;
 
 struct CommOptions {
-  std::string name;  // for logs
+  std::string name;      // for logs
+  double timeout_s = 0;  // longest wait of one operation; 0: STRATA_TIMEOUT (a split inherits its parent's)
 };
 
 // One collective or point-to-point call with its buffers.
@@ -88,14 +89,18 @@ class Communicator {
   // The first error an operation on this communicator hit, if any.
   std::optional<Error> async_error() const;
 
+  // What the planner would choose for `op`; its buffers may be null.
   PlanChoice plan(const Operation& op) const;
+  // The longest wait of one operation, in seconds (CommOptions::timeout_s).
+  double timeout_s() const;
 
   // Internal: used by the group executor.
   struct Impl;
   Impl& impl() { return *impl_; }
 
  private:
-  Communicator(int rank, int size, std::string name, topology::Topology topology, std::unique_ptr<Impl> impl);
+  Communicator(int rank, int size, const CommOptions& options, topology::Topology topology,
+               std::unique_ptr<Impl> impl);
 
   int rank_;
   int size_;

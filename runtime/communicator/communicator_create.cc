@@ -97,12 +97,12 @@ std::vector<SplitEntry> decode_split_entries(std::span<const int32_t> all, int s
 
 }  // namespace
 
-Communicator::Communicator(int rank, int size, std::string name, topology::Topology topology,
+Communicator::Communicator(int rank, int size, const CommOptions& options, topology::Topology topology,
                            std::unique_ptr<Impl> impl)
-    : rank_(rank), size_(size), name_(std::move(name)), topology_(std::move(topology)), impl_(std::move(impl)) {
+    : rank_(rank), size_(size), name_(options.name), topology_(std::move(topology)), impl_(std::move(impl)) {
   impl_->sends_to.assign(size, 0);
   impl_->receives_from.assign(size, 0);
-  impl_->limits.timeout_s = config().timeout_s;
+  impl_->limits.timeout_s = options.timeout_s > 0 ? options.timeout_s : config().timeout_s;
   impl_->network = collectives::network_from_topology(topology_);
   impl_->rails.configure(impl_->network, rank_, size_);
   log(LogLevel::kInfo, "comm '{}' rank {}/{}: transport {}, {} host(s), {} rank(s) on this host, spin {}us",
@@ -130,7 +130,7 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());
   impl->limits.yield_us = choose_yield_us(topology, bootstrap.rank());
   return std::shared_ptr<Communicator>(
-      new Communicator(bootstrap.rank(), bootstrap.size(), options.name, std::move(topology), std::move(impl)));
+      new Communicator(bootstrap.rank(), bootstrap.size(), options, std::move(topology), std::move(impl)));
 }
 
 std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks, const CommOptions& options) {
@@ -146,7 +146,7 @@ std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks
     impl->ids = std::make_shared<CommIdSpace>();
     impl->limits.spin_us = 0;  // loopback transfers complete inside post; waiting is a condition variable
     communicators.push_back(
-        std::shared_ptr<Communicator>(new Communicator(rank, nranks, options.name, topology, std::move(impl))));
+        std::shared_ptr<Communicator>(new Communicator(rank, nranks, options, topology, std::move(impl))));
   }
   return communicators;
 }
@@ -185,10 +185,12 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
   impl->limits.spin_us = impl_->limits.spin_us;
   impl->limits.yield_us = impl_->limits.yield_us;
   const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
-  return std::shared_ptr<Communicator>(new Communicator(new_rank, static_cast<int>(members.size()),
-                                                        options.name.empty() ? name_ : options.name,
-                                                        topology_.subset(members),
-                                                        std::move(impl)));
+  // The child inherits what the caller leaves unset.
+  CommOptions child = options;
+  if (child.name.empty()) child.name = name_;
+  if (child.timeout_s <= 0) child.timeout_s = impl_->limits.timeout_s;
+  return std::shared_ptr<Communicator>(
+      new Communicator(new_rank, static_cast<int>(members.size()), child, topology_.subset(members), std::move(impl)));
 }
 
 }  // namespace strata::runtime

@@ -48,6 +48,12 @@ void check_buffers(const Operation& op, int rank) {
 }  // namespace
 
 void check_operation(Operation& op, int rank, int nranks) {
+  check_request(op, rank, nranks);
+  check_buffers(op, rank);
+  op.request.in_place = in_place(op, rank);
+}
+
+void check_request(Operation& op, int rank, int nranks) {
   auto& request = op.request;
   request.nranks = nranks;
   const std::string what(collectives::collective_name(request.collective));
@@ -68,8 +74,6 @@ void check_operation(Operation& op, int rank, int nranks) {
   if (request.count > limit)
     fail(ErrorCode::kInvalidArgument, {rank, -1, what}, "count {} of {} overflows the buffer size", request.count,
          datatype_name(request.dtype));
-  check_buffers(op, rank);
-  request.in_place = in_place(op, rank);
 }
 
 }  // namespace strata::runtime
