@@ -9,7 +9,8 @@ One process per rank (CPU tensors). It measures
   * DDP: the median step time (forward, backward with the gradient
     all-reduces, SGD step) of an MLP of --layers x --hidden (the default is
     about 16.8M parameters, 67 MB of gradients, so several buckets).
-A sample's time is the slowest rank's (all_reduce MAX of the per-rank times).
+A sample's time is the slowest rank's (all_reduce MAX of the per-rank times);
+a barrier before each timed all_reduce keeps the previous check's skew out.
 Rank 0 prints a table and writes --json.
 
     torch_bench.py --backend gloo|strata [--init-method URL] [--sizes 64K,1M]
@@ -111,6 +112,9 @@ def bench_allreduce(nbytes, iters, warmup, rank, n):
     dist.barrier()
     for it in range(warmup + iters):
         torch.mul(pattern, float(rank + 1 + it), out=buf)
+        # Ranks leave the previous check at different times (8 processes
+        # share 2 cores): line them up, or the skew is timed as collective.
+        dist.barrier()
         t0 = time.perf_counter()
         dist.all_reduce(buf)
         elapsed = time.perf_counter() - t0
