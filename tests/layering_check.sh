@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pins two house rules: layers include only downwards (common <- topology <-
-# collectives <- runtime <- nccl, tools), and only runtime/config reads
+# collectives <- runtime <- nccl, mpi, tools, python-bindings), and only runtime/config reads
 # STRATA_* variables.
 set -u
 cd "$(dirname "$0")/.."
@@ -17,9 +17,10 @@ check() {  # check <layer> <forbidden include prefixes...>
 check common topology collectives runtime nccl tools
 check topology collectives runtime nccl tools
 check collectives runtime nccl tools
-check runtime nccl tools benchmarks
-check nccl tools benchmarks
-if grep -rnE 'getenv\("STRATA_' common topology collectives runtime nccl tools include --include='*.h' --include='*.cc' --include='*.cu' \
+check runtime nccl mpi tools benchmarks python-bindings
+check nccl tools benchmarks mpi python-bindings
+check mpi nccl tools benchmarks python-bindings
+if grep -rnE 'getenv\("STRATA_' common topology collectives runtime nccl mpi tools include python-bindings/src --include='*.h' --include='*.cc' --include='*.cu' \
      | grep -v '^runtime/config/'; then
   echo "config: STRATA_* variables must be declared in runtime/config/config.cc and read through config()" >&2
   status=1

@@ -46,8 +46,8 @@ def env_rendezvous() -> tuple[str, int, int, int]:
 def strata_port(master_port: int) -> int:
     """The port Strata's root listens on: STRATA_ROOT_PORT, else MASTER_PORT + 1.
     MASTER_PORT itself is torch's store under torchrun, so Strata stays off it."""
-    configured = os.environ.get("STRATA_ROOT_PORT")
-    return int(configured) if configured else master_port + 1
+    configured = {entry["name"]: entry["value"] for entry in _strata.config()}["STRATA_ROOT_PORT"]
+    return int(configured) if int(configured) > 0 else master_port + 1
 
 
 def from_env(cls: Any, *, name: str, timeout: float) -> Any:

@@ -92,6 +92,25 @@ constexpr std::array kTable{
     ConfigVar{"STRATA_PROBE_MS", ConfigType::kInt, "1000",
               "Time budget in milliseconds for the link probe at communicator creation",
               "1..600000", &Config::probe_ms},
+    ConfigVar{"STRATA_ROOT_PORT", ConfigType::kInt, "0",
+              "Port of the rendezvous root for environment rendezvous (Python from_env); 0: "
+              "MASTER_PORT + 1, since torchrun's own store listens on MASTER_PORT",
+              "0..65535", &Config::root_port},
+    ConfigVar{"STRATA_MPI", ConfigType::kBool, "1",
+              "libstrata-mpi.so: run the MPI program's collectives on Strata (0/off: forward every call "
+              "to MPI)",
+              "", &Config::mpi},
+    ConfigVar{"STRATA_MPI_COLLECTIVES", ConfigType::kString, "",
+              "libstrata-mpi.so: the collectives to take (Allreduce,Bcast,...), or ^list for all but "
+              "those; empty: all",
+              "", &Config::mpi_collectives},
+    ConfigVar{"STRATA_MPI_MIN_RANKS", ConfigType::kInt, "2",
+              "libstrata-mpi.so: communicators with fewer ranks stay with MPI", "2..1000000",
+              &Config::mpi_min_ranks},
+    ConfigVar{"STRATA_MPI_STATS", ConfigType::kBool, "0",
+              "libstrata-mpi.so: at MPI_Finalize, print per rank how many calls went to Strata and "
+              "why the others went to MPI",
+              "", &Config::mpi_stats},
 };
 
 [[noreturn]] void bad_value(const ConfigVar& var, std::string_view value, std::string_view why) {
@@ -132,9 +151,9 @@ int choice_index(const ConfigVar& var, std::string_view value) {
 }
 
 bool parse_bool(const ConfigVar& var, std::string_view value) {
-  if (value == "1" || value == "true" || value == "yes") return true;
-  if (value == "0" || value == "false" || value == "no") return false;
-  bad_value(var, value, "not a boolean (0/1)");
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+  bad_value(var, value, "not a boolean (0/1, on/off)");
 }
 
 // The variable's range "min..max" (its choices field).

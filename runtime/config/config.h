@@ -39,6 +39,11 @@ struct Config {
   int probe_ms{};              // STRATA_PROBE_MS: budget for that probe
   bool nccl_async_staging{};   // experimental non-blocking staging of device buffers
   bool nccl_cuda_ipc{};        // experimental CUDA IPC path for device buffers on one host
+  int root_port{};             // STRATA_ROOT_PORT: environment rendezvous root; 0 = MASTER_PORT + 1
+  bool mpi{};                  // STRATA_MPI: libstrata-mpi.so takes collectives
+  std::string mpi_collectives; // STRATA_MPI_COLLECTIVES: which ones ("" all, "^list" all but)
+  int mpi_min_ranks{};         // STRATA_MPI_MIN_RANKS: smaller communicators stay with MPI
+  bool mpi_stats{};            // STRATA_MPI_STATS: a summary line per rank at MPI_Finalize
 };
 
 enum class ConfigType { kInt, kFloat, kBytes, kString, kChoice, kBool };
