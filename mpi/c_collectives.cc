@@ -38,7 +38,7 @@ Reduction decide_reduction(Call call, int count, MPI_Datatype datatype, MPI_Op o
   } else if (!reduce) {
     reason = Fallback::kOp;
   } else {
-    out.comm = communicator_for(comm, &reason);
+    out.comm = communicator_for(comm, static_cast<uint64_t>(count) * datatype_size(*type), &reason);
     out.type = *type;
     out.op = *reduce;
   }
@@ -54,7 +54,7 @@ std::shared_ptr<runtime::Communicator> decide_move(Call call, uint64_t bytes, MP
   } else if (bytes == 0) {
     reason = Fallback::kZeroCount;
   } else {
-    out = communicator_for(comm, &reason);
+    out = communicator_for(comm, bytes, &reason);
   }
   count_call(call, reason);
   return out;

@@ -107,6 +107,10 @@ constexpr std::array kTable{
     ConfigVar{"STRATA_MPI_MIN_RANKS", ConfigType::kInt, "2",
               "libstrata-mpi.so: communicators with fewer ranks stay with MPI", "2..1000000",
               &Config::mpi_min_ranks},
+    ConfigVar{"STRATA_MPI_HOST_MIN_BYTES", ConfigType::kBytes, "16K",
+              "libstrata-mpi.so: when every rank of a communicator is on one host, calls moving fewer "
+              "bytes per rank stay with MPI (its shared-memory latency is lower; measured crossover 8-32 KiB)",
+              "", &Config::mpi_host_min_bytes},
     ConfigVar{"STRATA_MPI_STATS", ConfigType::kBool, "0",
               "libstrata-mpi.so: at MPI_Finalize, print per rank how many calls went to Strata and "
               "why the others went to MPI",

@@ -43,6 +43,7 @@ struct Config {
   bool mpi{};                  // STRATA_MPI: libstrata-mpi.so takes collectives
   std::string mpi_collectives; // STRATA_MPI_COLLECTIVES: which ones ("" all, "^list" all but)
   int mpi_min_ranks{};         // STRATA_MPI_MIN_RANKS: smaller communicators stay with MPI
+  uint64_t mpi_host_min_bytes{};  // STRATA_MPI_HOST_MIN_BYTES: one-host calls below this stay with MPI
   bool mpi_stats{};            // STRATA_MPI_STATS: a summary line per rank at MPI_Finalize
 };
 

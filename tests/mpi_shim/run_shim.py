@@ -24,11 +24,13 @@ def main():
     parser.add_argument("--linked", action="store_true")
     parser.add_argument("--expect", choices=("strata", "disabled"), default="strata")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for every rank")
+    parser.add_argument("--expect-fallback", help="a reason every rank's statistics must show (e.g. host-small)")
     parser.add_argument("program", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
+    # Small calls on one host go to MPI by default; the checks want Strata to do them all.
     command = [args.mpirun, "--oversubscribe", "--bind-to", "none", "-np", str(args.np), "-x", "STRATA_MPI_STATS=1",
-               "-x", "STRATA_TIMEOUT=60"]
+               "-x", "STRATA_TIMEOUT=60", "-x", "STRATA_MPI_HOST_MIN_BYTES=0"]
     for setting in args.env:
         command += ["-x", setting]
     if not args.linked:
@@ -49,6 +51,8 @@ def main():
             problems.append(f"rank {rank} ran no Allreduce on Strata: {line}")
         if args.expect == "disabled" and ("strata " in line or "disabled" not in line):
             problems.append(f"rank {rank} was not disabled: {line}")
+        if args.expect_fallback and f"{args.expect_fallback} " not in line:
+            problems.append(f"rank {rank} shows no '{args.expect_fallback}' fallback: {line}")
     for problem in problems:
         print(f"run_shim: FAIL: {problem}", file=sys.stderr)
     return 1 if problems else 0
