@@ -1,8 +1,14 @@
-! Fortran (`use mpi_f08`, which calls ompi_allreduce_f and friends): every
-! collective libstrata-mpi.so takes, against closed-form results, with
-! MPI_IN_PLACE where MPI allows it. Prints "shim_check_f: OK" on rank 0.
-program shim_check_f08
+! Fortran: every collective libstrata-mpi.so takes, against closed-form
+! results, with MPI_IN_PLACE where MPI allows it. Built twice: with `use mpi`
+! (which resolves to mpi_allreduce_ and friends) and, with USE_MPI_F08
+! defined, `use mpi_f08` (which calls ompi_allreduce_f and friends).
+! Prints "shim_check_f: OK" on rank 0.
+program shim_check_fortran
+#ifdef USE_MPI_F08
   use mpi_f08
+#else
+  use mpi
+#endif
   implicit none
   integer, parameter :: n = 4099
   integer :: ierr, rank, nranks, i, bad, total
@@ -47,4 +53,4 @@ program shim_check_f08
   end if
   call MPI_Finalize(ierr)
   if (total /= 0) stop 1
-end program shim_check_f08
+end program shim_check_fortran
