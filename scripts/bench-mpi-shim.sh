@@ -4,9 +4,10 @@
 #   1. strata-sites, 2 sites x 4 ranks, 20 ms RTT, 1 Gbit/s (Open MPI ob1/TCP
 #      over the WAN, as strata-sites run --mpi-baseline sets it up), with and
 #      without LD_PRELOAD, alternating REPS times;
-#   2. one host, 2 ranks (shared memory), the same;
+#   2. one host, 2 ranks (shared memory), the same (up to 8 KiB timed back
+#      to back, larger sizes call by call);
 #   3. the shim's cost on a call it hands back to MPI: 8-byte MPI_BAND
-#      allreduces, ROUNDS alternating rounds.
+#      allreduces back to back (--loop), ROUNDS alternating rounds.
 #   bash scripts/bench-mpi-shim.sh     (root; REPS 2, ROUNDS 5, ITERS 7, WARMUP 20, BUILD_DIR build)
 # Writes $BUILD_DIR/bench-mpi-shim/{sites,host,fallback}-<variant>-<rep>.txt and summary.txt.
 set -euo pipefail
@@ -43,15 +44,18 @@ fi
 for rep in $(seq 1 "$REPS"); do
   for variant in $(order "$rep"); do
     echo "=== one host, $variant, rep $rep"
+    # Up to 8 KiB back to back (osu style: one call is too short to time
+    # alone), larger sizes one timed call after each barrier.
     # shellcheck disable=SC2046
-    mpirun --oversubscribe -np 2 $(variant_prefix "$variant") "$bench" -b 8 -e 32M -f 4 -n 50 -w "$WARMUP" \
-      | tee "$out/host-$variant-$rep.txt"
+    { mpirun --oversubscribe -np 2 $(variant_prefix "$variant") "$bench" --loop 1 -b 8 -e 8K -f 4 -n 20000 -w 1000
+      mpirun --oversubscribe -np 2 $(variant_prefix "$variant") "$bench" -b 32K -e 32M -f 4 -n 30 -w "$WARMUP"
+    } | tee "$out/host-$variant-$rep.txt"
   done
 done
 for round in $(seq 1 "$ROUNDS"); do
   for variant in $(order "$round"); do
     # shellcheck disable=SC2046
-    mpirun --oversubscribe -np 2 $(variant_prefix "$variant") "$bench" --op band -b 8 -e 8 -n 20000 -w 1000 \
+    mpirun --oversubscribe -np 2 $(variant_prefix "$variant") "$bench" --op band --loop 1 -b 8 -e 8 -n 100000 -w 1000 \
       > "$out/fallback-$variant-$round.txt"
   done
 done
