@@ -70,6 +70,20 @@ def check_moves(rank, size):
     mine = torch.empty(2)
     dist._reduce_scatter_base(mine, torch.arange(size * 2, dtype=torch.float32))
     assert mine.tolist() == [size * (2.0 * rank), size * (2.0 * rank + 1)], f"_reduce_scatter_base {mine}"
+    # The public names (torch >= 1.13) over the same backend calls.
+    whole = torch.empty(size, 2)
+    dist.all_gather_into_tensor(whole, torch.full((2,), float(rank)))
+    assert whole[:, 0].tolist() == [float(r) for r in range(size)], f"all_gather_into_tensor {whole}"
+    mine = torch.empty(3, dtype=torch.int64)
+    dist.reduce_scatter_tensor(mine, torch.ones(size * 3, dtype=torch.int64), op=dist.ReduceOp.MAX)
+    assert mine.tolist() == [1, 1, 1], f"reduce_scatter_tensor {mine}"
+    # Object collectives (pickled over broadcast/all_gather of byte tensors).
+    objects = [None] * size
+    dist.all_gather_object(objects, {"rank": rank})
+    assert [o["rank"] for o in objects] == list(range(size)), f"all_gather_object {objects}"
+    shared = [f"from {rank}"] if rank == 0 else [None]
+    dist.broadcast_object_list(shared, src=0)
+    assert shared == ["from 0"], f"broadcast_object_list {shared}"
 
 
 def check_all_to_all(rank, size):
