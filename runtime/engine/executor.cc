@@ -82,6 +82,17 @@ class OperationRun {
     in_flight_.clear();
   }
 
+  // The communicator ranks this run still waits on: receives that have not
+  // arrived, sends the peer has not taken. Named in timeout errors.
+  void add_waits(std::vector<int>& receives, std::vector<int>& sends) const {
+    for (StepId id : in_flight_) {
+      if (completions_[id].state.load(std::memory_order_acquire) != Completion::kPending) continue;
+      const Step& step = (*steps_)[id];
+      std::vector<int>& list = step.kind == StepKind::kSend ? sends : receives;
+      if (std::find(list.begin(), list.end(), step.peer) == list.end()) list.push_back(step.peer);
+    }
+  }
+
   Transport* transport() const { return op_->transport; }
   bool aborted() const { return op_->aborted && op_->aborted->load(std::memory_order_relaxed); }
   int rank() const { return op_->rank; }
@@ -207,10 +218,18 @@ void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& 
     }
   }
   if (Clock::now() > deadline) {
+    std::vector<int> receives, sends;
+    for (auto& run : runs) run->add_waits(receives, sends);
     cancel_all(runs);
-    fail(ErrorCode::kTimeout, {runs.front()->rank(), -1, "collective"},
-         "operation did not complete within STRATA_TIMEOUT={}s (a peer may have failed or not called it)",
-         limits.timeout_s);
+    std::sort(receives.begin(), receives.end());
+    std::sort(sends.begin(), sends.end());
+    std::string waits;
+    if (!receives.empty()) waits += fmt::format("; still waiting to receive from rank(s) {}", fmt::join(receives, ", "));
+    if (!sends.empty()) waits += fmt::format("; sends to rank(s) {} not taken", fmt::join(sends, ", "));
+    const int peer = !receives.empty() ? receives.front() : !sends.empty() ? sends.front() : -1;
+    fail(ErrorCode::kTimeout, {runs.front()->rank(), peer, "collective"},
+         "operation did not complete within STRATA_TIMEOUT={}s{} (a peer may have failed or not called it)",
+         limits.timeout_s, waits);
   }
 }
 

@@ -63,6 +63,26 @@ TEST(FailureLocalTest, ARankThatNeverArrivesTimesOut) {
   reload_config();
 }
 
+// The timeout names whom this rank was still waiting for, in the message
+// and as the error's peer.
+TEST(FailureLocalTest, ATimeoutNamesTheRankItWaitedFor) {
+  setenv("STRATA_TIMEOUT", "0.5", 1);
+  reload_config();
+  auto comms = Communicator::create_local(2);
+  float value = 1;
+  try {
+    comms[0]->all_reduce(&value, &value, 1, DataType::kFloat32, ReduceOp::kSum);  // rank 1 never calls
+    ADD_FAILURE() << "the all_reduce returned without its peer";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kTimeout);
+    EXPECT_EQ(error.context().peer, 1);
+    EXPECT_NE(std::string(error.what()).find("waiting to receive from rank(s) 1"), std::string::npos)
+        << error.what();
+  }
+  unsetenv("STRATA_TIMEOUT");
+  reload_config();
+}
+
 TEST(FailureLocalTest, AbortWakesAWaiterAndLaterCallsFail) {
   auto comms = Communicator::create_local(2);
   std::atomic<bool> calling{false};
