@@ -2,9 +2,8 @@
 
 #include <array>
 #include <cstring>
-#include <type_traits>
 
-#include "common/small_float.h"
+#include "common/reduce_functors.h"
 
 namespace strata {
 namespace {
@@ -49,36 +48,11 @@ std::optional<DataType> parse_datatype(std::string_view name) {
   return std::nullopt;
 }
 
-namespace {
-
-template <typename T>
-void store_scalar(double value, unsigned char* out) {
-  T element;
-  if constexpr (std::is_arithmetic_v<T>) {
-    element = static_cast<T>(value);
-  } else {
-    element = T::from_float(static_cast<float>(value));
-  }
-  std::memcpy(out, &element, sizeof(T));
-}
-
-}  // namespace
-
 void encode_scalar(double value, DataType type, unsigned char* out) {
-  switch (type) {
-    case DataType::kInt8: return store_scalar<int8_t>(value, out);
-    case DataType::kUint8: return store_scalar<uint8_t>(value, out);
-    case DataType::kInt32: return store_scalar<int32_t>(value, out);
-    case DataType::kUint32: return store_scalar<uint32_t>(value, out);
-    case DataType::kInt64: return store_scalar<int64_t>(value, out);
-    case DataType::kUint64: return store_scalar<uint64_t>(value, out);
-    case DataType::kFloat16: return store_scalar<Half>(value, out);
-    case DataType::kFloat32: return store_scalar<float>(value, out);
-    case DataType::kFloat64: return store_scalar<double>(value, out);
-    case DataType::kBFloat16: return store_scalar<BFloat16>(value, out);
-    case DataType::kFloat8E4M3: return store_scalar<Float8E4M3>(value, out);
-    case DataType::kFloat8E5M2: return store_scalar<Float8E5M2>(value, out);
-  }
+  visit_datatype(type, [&]<typename T>() {
+    const T element = narrow<T>(static_cast<ComputeType<T>>(value));
+    std::memcpy(out, &element, sizeof(T));
+  });
 }
 
 std::string_view reduce_op_name(ReduceOp op) { return kReduceOps[static_cast<int>(op)]; }

@@ -387,7 +387,8 @@ class Communicator:
 
     def _ordered(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._native.closed:
-            self._native.rank  # raises InvalidUsageError: destroyed
+            raise InvalidUsageError(f"strata: invalid usage on rank {self._rank}: the communicator is destroyed",
+                                    rank=self._rank, operation="async")
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1,
                                                                    thread_name_prefix=f"strata-rank{self._rank}")

@@ -34,7 +34,7 @@ void set_finish(CollectiveRequest& request, const OpCase& op) {
   request.finish = {};
   request.finish.kind = op.finish;
   request.finish.divisor = static_cast<uint64_t>(request.nranks);
-  if (op.finish == FinishKind::kMultiply) encode_scalar(request.dtype, 3.0, request.finish.scalar);
+  if (op.finish == FinishKind::kMultiply) encode_scalar(3.0, request.dtype, request.finish.scalar);
 }
 
 void check(const Algorithm& algorithm, const CollectiveRequest& request, bool in_place) {

@@ -110,7 +110,7 @@ TEST_P(HierarchicalLoopbackTest, AverageAndPreMulSum) {
     CollectiveRequest r = request(1001, DataType::kFloat32);
     r.finish.kind = kind;
     r.finish.divisor = static_cast<uint64_t>(r.nranks);
-    if (kind == FinishKind::kMultiply) encode_scalar(r.dtype, 3.0, r.finish.scalar);
+    if (kind == FinishKind::kMultiply) encode_scalar(3.0, r.dtype, r.finish.scalar);
     check(r, false);
     check(r, true);
   }

@@ -36,7 +36,6 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const collect
                           const collectives::Network& network = collectives::Network::uniform());
 
 // Writes `value` as one element of `type` into `out` (PreMulSum scalars).
-void encode_scalar(DataType type, double value, unsigned char* out);
 
 // Empty when equal (within the datatype's tolerance); else the first mismatch.
 std::string compare_outputs(const collectives::CollectiveRequest& request, const std::vector<Bytes>& expected,

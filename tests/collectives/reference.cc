@@ -143,13 +143,6 @@ double relative_tolerance(const CollectiveRequest& request) {
 
 }  // namespace
 
-void encode_scalar(DataType type, double value, unsigned char* out) {
-  visit_datatype(type, [&]<typename T>() {
-    const T element = from_double<T>(value);
-    std::memcpy(out, &element, sizeof(T));
-  });
-}
-
 std::vector<Bytes> make_inputs(const CollectiveRequest& request) {
   std::vector<Bytes> inputs(request.nranks);
   const uint64_t elements = request.send_buffer_bytes() / datatype_size(request.dtype);
