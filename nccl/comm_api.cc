@@ -1,5 +1,6 @@
 // Communicator lifetime: unique ids, init, split, finalize, destroy, abort.
 #include <cstring>
+#include <vector>
 
 #include "runtime/bootstrap/tcp_bootstrap.h"
 #include "runtime/communicator/communicator.h"
@@ -127,6 +128,51 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
   });
 }
 
+// The survivors' communicator. NCCL_SHRINK_ABORT first revokes the parent,
+// so that calls still pending on it (a peer died) return at once; the
+// runtime's shrink talks only to the survivors either way.
+ncclResult_t ncclCommShrink(ncclComm_t comm, int* excludeRanksList, int excludeRanksCount, ncclComm_t* newcomm,
+                            ncclConfig_t* config, int shrinkFlags) {
+  static constexpr const char* kName = "ncclCommShrink";
+  return guard(kName, [&] {
+    if (newcomm != nullptr) *newcomm = nullptr;
+    const CommRef ref = usable_comm(comm, kName);
+    check_out_pointer(newcomm, "newcomm", ref.context);
+    if (shrinkFlags != NCCL_SHRINK_DEFAULT && shrinkFlags != NCCL_SHRINK_ABORT)
+      fail(ErrorCode::kInvalidArgument, ref.context,
+           "shrinkFlags {} is neither NCCL_SHRINK_DEFAULT nor NCCL_SHRINK_ABORT", shrinkFlags);
+    if (excludeRanksCount < 0 || excludeRanksCount >= ref.size)
+      fail(ErrorCode::kInvalidArgument, ref.context, "excludeRanksCount {} is not in 0..{}", excludeRanksCount,
+           ref.size - 1);
+    if (excludeRanksCount > 0 && excludeRanksList == nullptr)
+      fail(ErrorCode::kInvalidArgument, ref.context, "excludeRanksList is NULL with excludeRanksCount {}",
+           excludeRanksCount);
+    if (shrinkFlags == NCCL_SHRINK_ABORT) ref.comm->revoke();
+    drain_staging(ref.comm.get());  // queued device-buffer calls finish (or fail fast when revoked)
+    const std::string name = read_config(config, ref.context).name;
+    std::vector<int> excluded(excludeRanksList, excludeRanksList + excludeRanksCount);
+    CreateWork work = [parent = ref.comm, excluded = std::move(excluded), name] {
+      CommParts parts;
+      parts.comm = parent->shrink(excluded, runtime::CommOptions{name});
+      return parts;
+    };
+    *newcomm = create_comm(std::move(work), true, -1, 0, ref.cuda_device);
+  });
+}
+
+// Revokes: pending calls on other threads return, later ones fail with
+// ncclInvalidUsage; the handle stays for ncclCommShrink and destroy.
+ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
+  static constexpr const char* kName = "ncclCommRevoke";
+  return guard(kName, [&] {
+    const CommRef ref = usable_comm(comm, kName);
+    if (revokeFlags != NCCL_REVOKE_DEFAULT)
+      fail(ErrorCode::kInvalidArgument, ref.context, "revokeFlags {} is not NCCL_REVOKE_DEFAULT", revokeFlags);
+    ref.comm->revoke();
+    drain_staging(ref.comm.get());  // queued device-buffer calls fail fast now
+  });
+}
+
 // Device-buffer calls may still be queued on the communicator's proxy
 // (device_staging.h): finalizing waits for them, then forbids further operations.
 ncclResult_t ncclCommFinalize(ncclComm_t comm) {
@@ -164,6 +210,8 @@ STRATA_NCCL_PROFILING_ALIAS(ncclCommInitRankConfig)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommInitRankScalable)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommInitAll)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommSplit)
+STRATA_NCCL_PROFILING_ALIAS(ncclCommShrink)
+STRATA_NCCL_PROFILING_ALIAS(ncclCommRevoke)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommFinalize)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommDestroy)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommAbort)

@@ -15,17 +15,6 @@ namespace {
 
 }  // namespace
 
-ncclResult_t ncclCommShrink(ncclComm_t, int*, int, ncclComm_t* newcomm, ncclConfig_t*, int) {
-  return guard("ncclCommShrink", [&] {
-    if (newcomm != nullptr) *newcomm = nullptr;
-    unsupported("ncclCommShrink", "shrinking a communicator (use ncclCommSplit)");
-  });
-}
-
-ncclResult_t ncclCommRevoke(ncclComm_t, int) {
-  return guard("ncclCommRevoke", [] { unsupported("ncclCommRevoke", "revoking a communicator (use ncclCommAbort)"); });
-}
-
 ncclResult_t ncclCommWindowRegister(ncclComm_t, void*, size_t, ncclWindow_t* win, int) {
   return guard("ncclCommWindowRegister", [&] {
     if (win != nullptr) *win = nullptr;
@@ -38,7 +27,5 @@ ncclResult_t ncclCommWindowDeregister(ncclComm_t, ncclWindow_t) {
                [] { unsupported("ncclCommWindowDeregister", "symmetric memory windows"); });
 }
 
-STRATA_NCCL_PROFILING_ALIAS(ncclCommShrink)
-STRATA_NCCL_PROFILING_ALIAS(ncclCommRevoke)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommWindowRegister)
 STRATA_NCCL_PROFILING_ALIAS(ncclCommWindowDeregister)

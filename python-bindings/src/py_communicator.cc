@@ -208,6 +208,18 @@ void bind_communicator(py::module_& m) {
              if (!child) return nullptr;
              return std::make_unique<PyCommunicator>(std::move(child), nullptr);
            }, py::arg("color"), py::arg("key"), py::arg("name") = "", py::arg("timeout") = 0.0)
+      .def("shrink", [](const PyCommunicator& self, const std::vector<int>& exclude, const std::string& name,
+                        double timeout_s) {
+             auto comm = self.get("shrink");
+             std::shared_ptr<runtime::Communicator> child;
+             {
+               py::gil_scoped_release release;
+               child = comm->shrink(exclude, {name, timeout_s});
+             }
+             return std::make_unique<PyCommunicator>(std::move(child), nullptr);
+           }, py::arg("exclude"), py::arg("name") = "", py::arg("timeout") = 0.0)
+      .def("revoke", [](const PyCommunicator& self) { self.get("revoke")->revoke(); })
+      .def_property_readonly("revoked", [](const PyCommunicator& self) { return self.get("revoked")->revoked(); })
       .def("abort", [](const PyCommunicator& self) { self.get("abort")->abort(); })
       .def_property_readonly("aborted", [](const PyCommunicator& self) { return self.get("aborted")->aborted(); })
       .def("async_error", [](const PyCommunicator& self) -> py::object {

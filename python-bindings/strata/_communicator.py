@@ -8,7 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -159,6 +159,29 @@ class Communicator:
         child = self._call_now(lambda: self._native.split(int(color), self._rank if key is None else int(key),
                                                          name, float(timeout)))
         return None if child is None else Communicator._wrap(child)
+
+    def revoke(self) -> None:
+        """Pending operations fail (AbortedError) and later ones raise
+        InvalidUsageError; shrink() and destroy() remain. Safe from any thread."""
+        self._native.revoke()
+
+    @property
+    def revoked(self) -> bool:
+        return self._native.revoked
+
+    def shrink(self, exclude: Sequence[int], *, abort_pending: bool = False, name: str = "",
+               timeout: float = 0.0) -> "Communicator":
+        """The survivors' communicator without the ranks in `exclude`: every
+        other rank calls it with the same list (the excluded ones do not; they
+        may be dead). Works on a failed communicator; ranks keep their order.
+        abort_pending revokes this one first, so that its pending async
+        operations fail instead of being waited for (ncclCommShrink's
+        NCCL_SHRINK_ABORT)."""
+        excluded = [int(r) for r in exclude]
+        if abort_pending:
+            self._native.revoke()
+        child = self._call_now(lambda: self._native.shrink(excluded, name, float(timeout)))
+        return Communicator._wrap(child)
 
     # -- introspection -------------------------------------------------------
     def topology(self) -> dict:

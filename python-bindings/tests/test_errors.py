@@ -133,3 +133,42 @@ def test_handle_wait_timeout_names_the_operation():
     assert isinstance(handle.exception(), strata.AbortedError)
     for comm in comms:
         comm.destroy()
+
+
+def test_survivors_shrink_past_a_silent_rank_and_run_exactly():
+    """Rank 2 stops answering: the others' all_reduce does not finish, they
+    shrink it away (revoking the parent, which fails the pending call) and
+    the child runs exact sums in the old order."""
+    comms = strata.Communicator.local(3)
+    results = [None] * 3
+
+    def survivor(comm):
+        pending = comm.all_reduce_async(np.ones(4))
+        with pytest.raises(strata.TimeoutError):
+            pending.wait(0.3)
+        child = comm.shrink([2], abort_pending=True, timeout=5)
+        assert isinstance(pending.exception(), strata.AbortedError)
+        assert comm.revoked and (child.rank, child.size) == (comm.rank, 2)
+        sums = [child.all_reduce(np.array([comm.rank * k + k], dtype=np.int64))[0] for k in range(1, 201)]
+        results[comm.rank] = sums
+        child.destroy()
+
+    threads = [threading.Thread(target=survivor, args=(comms[r],)) for r in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "a survivor hung"
+    expected = [(0 + 1) * k + 2 * k for k in range(1, 201)]
+    assert results[0] == expected and results[1] == expected
+    with pytest.raises(strata.InvalidUsageError, match="revoked"):
+        comms[0].all_reduce(np.ones(1))
+    for comm in comms:
+        comm.destroy()
+
+
+def test_shrink_names_a_bad_exclude_list(solo):
+    with pytest.raises(strata.InvalidArgumentError, match="rank 0.*= 3 is not in 0..0|= 3 is not in 0..0.*rank 0"):
+        solo.shrink([3])
+    with pytest.raises(strata.InvalidUsageError, match="its own exclude list"):
+        solo.shrink([0])

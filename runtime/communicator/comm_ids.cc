@@ -9,6 +9,7 @@ namespace strata::runtime {
 CommIdSpace::CommIdSpace() {
   used_.set(0);
   used_.set(kProbeCommId);
+  used_.set(kShrinkCommId);
   used_.set(kWorldCommId);
 }
 

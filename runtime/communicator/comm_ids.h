@@ -17,13 +17,16 @@ namespace strata::runtime {
 inline constexpr uint32_t kCommIdCount = 4096;       // 12 bits
 inline constexpr uint32_t kWorldCommId = 1;          // the first communicator on a transport
 inline constexpr uint32_t kProbeCommId = 0xfff;      // link probing (link_probe.cc)
+// A shrink's agreement among the survivors (communicator_create.cc): its
+// sequence number is the parent's id and attempt, so shrinks never meet.
+inline constexpr uint32_t kShrinkCommId = 0xffe;
 inline constexpr size_t kCommIdBitmapWords = kCommIdCount / 32;  // what a split's all-gather carries
 
 using CommIdBitmap = std::bitset<kCommIdCount>;
 
 class CommIdSpace {
  public:
-  CommIdSpace();  // ids 0 and the probe's are reserved; the world's is taken
+  CommIdSpace();  // ids 0, the probe's and the shrink's are reserved; the world's is taken
 
   // This process's ids in use, as 32-bit words for an all-gather.
   std::vector<uint32_t> used_words() const;

@@ -29,6 +29,9 @@ Operation make(Collective collective, const void* send, void* recv, uint64_t cou
 
 void Communicator::run(Operation op) {
   const std::string_view name = collectives::collective_name(op.request.collective);
+  if (revoked())
+    fail(ErrorCode::kInvalidUsage, {rank_, -1, std::string(name)},
+         "communicator was revoked: only shrink, destroy or abort remain");
   if (aborted()) fail(ErrorCode::kAborted, {rank_, -1, std::string(name)}, "communicator was aborted");
   // After a failed or timed-out transfer the peers are out of step (and a
   // stale message could match a later operation's tag): as in NCCL, the
@@ -89,6 +92,11 @@ void Communicator::barrier() {
 void Communicator::abort() {
   impl_->failed = true;  // its id is never reused (communicator_impl.h)
   aborted_.store(true);
+}
+
+void Communicator::revoke() {
+  revoked_.store(true);
+  abort();
 }
 
 std::optional<Error> Communicator::async_error() const {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -81,10 +82,22 @@ class Communicator {
   // communicator, ordered by (key, rank). A negative color returns nullptr.
   std::shared_ptr<Communicator> split(int color, int key, const CommOptions& options = {});
 
+  // The survivors' communicator (ncclCommShrink): every rank not in
+  // `excluded` calls it with the same list, the excluded ranks do not (they
+  // may be dead). Exchanges only with the survivors, so it works on a failed,
+  // revoked or aborted communicator; ranks keep their order. Throws
+  // kInvalidArgument for a bad list (naming this rank), and kTimeout naming
+  // the survivor that did not join.
+  std::shared_ptr<Communicator> shrink(std::span<const int> excluded, const CommOptions& options = {});
+
   // Makes every pending and later call on this communicator fail with
   // Error(kAborted); wakes waiters within milliseconds.
   void abort();
   bool aborted() const { return aborted_.load(); }
+  // ncclCommRevoke: abort() whose later calls fail with kInvalidUsage saying
+  // so; shrink() and destruction remain.
+  void revoke();
+  bool revoked() const { return revoked_.load(); }
 
   // The first error an operation on this communicator hit, if any.
   std::optional<Error> async_error() const;
@@ -101,12 +114,17 @@ class Communicator {
  private:
   Communicator(int rank, int size, const CommOptions& options, topology::Topology topology,
                std::unique_ptr<Impl> impl);
+  // A communicator of `members` (ranks of this one) over this one's
+  // transport, with tag space `comm_id`; this rank must be a member.
+  std::shared_ptr<Communicator> sub_communicator(const std::vector<int>& members, uint32_t comm_id,
+                                                 const CommOptions& options) const;
 
   int rank_;
   int size_;
   std::string name_;
   topology::Topology topology_;
   std::atomic<bool> aborted_{false};
+  std::atomic<bool> revoked_{false};
   mutable std::mutex error_mutex_;
   std::optional<Error> async_error_;
   std::unique_ptr<Impl> impl_;

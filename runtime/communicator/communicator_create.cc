@@ -105,6 +105,9 @@ Communicator::Communicator(int rank, int size, const CommOptions& options, topol
   impl_->limits.timeout_s = options.timeout_s > 0 ? options.timeout_s : config().timeout_s;
   impl_->network = collectives::network_from_topology(topology_);
   impl_->rails.configure(impl_->network, rank_, size_);
+  impl_->recorder = std::make_unique<FlightRecorder>(fmt::format("comm '{}' rank {}/{}", name_, rank_, size_),
+                                                     static_cast<size_t>(config().flight_recorder));
+  install_flight_signal();
   log(LogLevel::kInfo, "comm '{}' rank {}/{}: transport {}, {} host(s), {} rank(s) on this host, spin {}us",
       name_, rank_, size_, impl_->transport->name(), topology_.node_count,
       topology_.ranks_on_node(topology_.node_of_rank[rank_]), impl_->limits.spin_us);
@@ -171,17 +174,17 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
   for (int member : members) members_used.push_back(entries[member].used_ids);
   const uint32_t child_id = CommIdSpace::lowest_free_in(members_used, rank_);
   impl_->ids->claim(child_id, rank_);
+  return sub_communicator(members, child_id, options);
+}
 
+std::shared_ptr<Communicator> Communicator::sub_communicator(const std::vector<int>& members, uint32_t comm_id,
+                                                             const CommOptions& options) const {
   auto impl = std::make_unique<Impl>();
   impl->transport = impl_->transport;
   impl->node_shared_arenas = impl_->node_shared_arenas;
-  std::vector<std::string> hosts;
-  for (int member : members) {
-    impl->transport_rank_of.push_back(impl_->transport_rank_of[member]);
-    hosts.push_back(topology_.host_of_rank[member]);
-  }
+  for (int member : members) impl->transport_rank_of.push_back(impl_->transport_rank_of[member]);
   impl->ids = impl_->ids;
-  impl->comm_id = child_id;
+  impl->comm_id = comm_id;
   impl->limits.spin_us = impl_->limits.spin_us;
   impl->limits.yield_us = impl_->limits.yield_us;
   const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
@@ -191,6 +194,60 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
   if (child.timeout_s <= 0) child.timeout_s = impl_->limits.timeout_s;
   return std::shared_ptr<Communicator>(
       new Communicator(new_rank, static_cast<int>(members.size()), child, topology_.subset(members), std::move(impl)));
+}
+
+namespace {
+
+// The ranks that stay, in order; throws naming `rank` for a list that is
+// out of range, repeats a rank, or names the caller.
+std::vector<int> survivors_of(std::span<const int> excluded, int rank, int size) {
+  std::vector<bool> out(static_cast<size_t>(size), false);
+  for (size_t i = 0; i < excluded.size(); ++i) {
+    const int r = excluded[i];
+    const ErrorContext context{rank, -1, "shrink"};
+    if (r < 0 || r >= size)
+      fail(ErrorCode::kInvalidArgument, context, "excluded rank [{}] = {} is not in 0..{}", i, r, size - 1);
+    if (out[r]) fail(ErrorCode::kInvalidArgument, context, "excluded rank {} is listed twice", r);
+    if (r == rank)
+      fail(ErrorCode::kInvalidUsage, context, "rank {} is in its own exclude list (excluded ranks do not call shrink)",
+           r);
+    out[r] = true;
+  }
+  std::vector<int> survivors;
+  for (int r = 0; r < size; ++r)
+    if (!out[r]) survivors.push_back(r);
+  return survivors;
+}
+
+}  // namespace
+
+// The survivors agree on a child id over a private tag space (the shrink's
+// id, sequence = parent id and attempt parity), never over this
+// communicator's own, which may be failed and hold stale messages. Ranks
+// that passed different lists wait for different peers, so the one left
+// out times out naming whom it waited for.
+std::shared_ptr<Communicator> Communicator::shrink(std::span<const int> excluded, const CommOptions& options) {
+  if (group_depth() > 0)
+    fail(ErrorCode::kInvalidUsage, {rank_, -1, "shrink"}, "cannot shrink a communicator inside a group");
+  const std::vector<int> survivors = survivors_of(excluded, rank_, size_);
+  const uint32_t attempt = impl_->shrink_attempts++;
+  CommOptions child = options;
+  if (child.timeout_s <= 0) child.timeout_s = impl_->limits.timeout_s;
+  std::shared_ptr<Communicator> agreement =
+      sub_communicator(survivors, kShrinkCommId, {.name = name_ + "/shrink", .timeout_s = child.timeout_s});
+  agreement->impl_->ids = nullptr;  // kShrinkCommId is reserved, never released
+  agreement->impl_->collective_sequence = (impl_->comm_id << 1) | (attempt & 1);
+
+  const std::vector<uint32_t> mine = impl_->ids->used_words();
+  const size_t n = survivors.size();
+  std::vector<uint32_t> all(mine.size() * n);
+  agreement->all_gather(mine.data(), all.data(), mine.size(), DataType::kUint32);
+  std::vector<std::vector<uint32_t>> members_used;
+  for (size_t i = 0; i < n; ++i)
+    members_used.emplace_back(all.begin() + i * mine.size(), all.begin() + (i + 1) * mine.size());
+  const uint32_t child_id = CommIdSpace::lowest_free_in(members_used, rank_);
+  impl_->ids->claim(child_id, rank_);
+  return sub_communicator(survivors, child_id, child);
 }
 
 }  // namespace strata::runtime

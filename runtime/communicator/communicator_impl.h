@@ -13,6 +13,7 @@
 #include "runtime/memory/node_shared_memory.h"
 #include "runtime/communicator/comm_ids.h"
 #include "runtime/communicator/communicator.h"
+#include "runtime/communicator/flight_recorder.h"
 #include "runtime/engine/executor.h"
 #include "runtime/communicator/plan_cache.h"
 #include "runtime/communicator/rail_balancer.h"
@@ -36,6 +37,7 @@ struct Communicator::Impl {
   // the error lock, and the id is then never released (~Impl).
   std::atomic<bool> failed{false};
   uint32_t collective_sequence = 0;
+  uint32_t shrink_attempts = 0;  // keeps a retried shrink's agreement apart from a failed one
   std::vector<uint32_t> sends_to, receives_from;  // point-to-point sequence per peer
   PlanCache plans;
   // Scratch + staging, one per operation of a group. Node-shared when ranks
@@ -47,12 +49,14 @@ struct Communicator::Impl {
   RailBalancer rails;            // keeps network.rail_weights up to date
   ExecutionLimits limits;
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
+  std::unique_ptr<FlightRecorder> recorder;              // made by the Communicator's constructor
 };
 
 // An operation queued by a group, or run alone.
 struct PendingOperation {
   Communicator* communicator;
   Operation operation;
+  uint64_t record = 0;  // its flight-recorder index, once bound
 };
 
 // Runs operations on one or more communicators together (group.cc).

@@ -96,8 +96,16 @@ class GroupRunner {
     bound.transport = impl.transport.get();
     bound.transport_rank_of = impl.transport_rank_of.data();
     bound.tag = tag_for(impl, op.request);
+    const bool has_peer = op.request.collective == Collective::kSend || op.request.collective == Collective::kRecv ||
+                          op.request.collective == Collective::kBroadcast ||
+                          op.request.collective == Collective::kReduce ||
+                          op.request.collective == Collective::kGather || op.request.collective == Collective::kScatter;
+    pending.record = impl.recorder->start(bound.tag.sequence, collectives::collective_name(op.request.collective).data(),
+                                          op.request.count, op.request.dtype, has_peer ? op.request.root : -1,
+                                          plan.algorithm);
     bound.aborted = &comm.aborted_;
     bound.rank = comm.rank();
+    bound.nranks = comm.size();
     if (alone) bound.far_traffic = impl.rails.meter(op.request, plan.algorithm);
     return bound;
   }
@@ -128,6 +136,30 @@ class GroupRunner {
   }
 };
 
+namespace {
+
+// Ends the flight records of the first `bound` operations. After a failure
+// (not a bad argument) each communicator's record goes to stderr, so that a
+// timeout shows what ran before it and which ranks did not arrive.
+void finish_records(std::span<PendingOperation> operations, size_t bound, const Error* error) {
+  for (size_t i = 0; i < bound; ++i)
+    operations[i].communicator->impl().recorder->finish(operations[i].record, error ? error->what() : nullptr);
+  if (error == nullptr || error->code() == ErrorCode::kInvalidArgument || error->code() == ErrorCode::kAborted) return;
+  std::vector<const Communicator*> dumped;
+  for (size_t i = 0; i < bound; ++i) {
+    const Communicator* comm = operations[i].communicator;
+    if (std::find(dumped.begin(), dumped.end(), comm) != dumped.end()) continue;
+    dumped.push_back(comm);
+    const FlightRecorder& recorder = *operations[i].communicator->impl().recorder;
+    if (!recorder.enabled()) continue;
+    std::string text = recorder.dump();
+    text.pop_back();  // the log line ends it
+    log(LogLevel::kWarn, "{}", text);
+  }
+}
+
+}  // namespace
+
 void run_together(std::span<PendingOperation> operations) {
   if (operations.empty()) return;
   // Reused per thread: a lone small operation should not allocate.
@@ -136,13 +168,18 @@ void run_together(std::span<PendingOperation> operations) {
   bound.clear();
   arenas_used.clear();
   ExecutionLimits limits = operations.front().communicator->impl().limits;
-  for (PendingOperation& pending : operations) {
-    auto used = std::find_if(arenas_used.begin(), arenas_used.end(),
-                             [&](const auto& entry) { return entry.first == pending.communicator; });
-    if (used == arenas_used.end()) used = arenas_used.insert(arenas_used.end(), {pending.communicator, 0});
-    bound.push_back(GroupRunner::bind(pending, used->second++, operations.size() == 1));
-    limits.spin_us = std::min(limits.spin_us, pending.communicator->impl().limits.spin_us);
-    limits.yield_us = std::min(limits.yield_us, pending.communicator->impl().limits.yield_us);
+  try {
+    for (PendingOperation& pending : operations) {
+      auto used = std::find_if(arenas_used.begin(), arenas_used.end(),
+                               [&](const auto& entry) { return entry.first == pending.communicator; });
+      if (used == arenas_used.end()) used = arenas_used.insert(arenas_used.end(), {pending.communicator, 0});
+      bound.push_back(GroupRunner::bind(pending, used->second++, operations.size() == 1));
+      limits.spin_us = std::min(limits.spin_us, pending.communicator->impl().limits.spin_us);
+      limits.yield_us = std::min(limits.yield_us, pending.communicator->impl().limits.yield_us);
+    }
+  } catch (const Error& error) {
+    finish_records(operations, bound.size(), &error);  // those already started
+    throw;
   }
   try {
     execute(bound, limits);
@@ -151,8 +188,10 @@ void run_together(std::span<PendingOperation> operations) {
     // NCCL: report it through async_error as well as the throw.
     if (error.code() != ErrorCode::kInvalidArgument)
       for (auto& [comm, unused] : arenas_used) GroupRunner::record(*comm, error);
+    finish_records(operations, bound.size(), &error);
     throw;
   }
+  finish_records(operations, bound.size(), nullptr);
   if (bound.size() == 1 && bound.front().far_traffic) GroupRunner::balance_rails(*operations.front().communicator);
 }
 

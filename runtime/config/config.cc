@@ -34,6 +34,14 @@ constexpr std::array kTable{
               "UCX endpoints (TCP connections) per peer on another host; 0 sizes each peer's from its "
               "link's measured bandwidth-delay product",
               "0..16", &Config::lanes},
+    ConfigVar{"STRATA_FLIGHT_RECORDER", ConfigType::kInt, "64",
+              "Operations each communicator remembers (sequence, collective, size, peer, algorithm, state), "
+              "dumped to stderr when one fails or times out; 0 turns the recorder off",
+              "0..65536", &Config::flight_recorder},
+    ConfigVar{"STRATA_FLIGHT_SIGNAL", ConfigType::kBool, "1",
+              "SIGUSR1 dumps every live communicator's flight record to stderr (installed only where "
+              "SIGUSR1 still has its default action)",
+              "", &Config::flight_signal},
     ConfigVar{"STRATA_RAIL_BALANCE", ConfigType::kBool, "1",
               "Measure each rail's inter-site throughput during large hierarchical collectives and give "
               "measurably slower rails smaller shards (0: equal shards)",

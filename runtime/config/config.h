@@ -23,6 +23,8 @@ struct Config {
   uint64_t chunk_bytes{};      // pipelining segment; 0 = algorithm's default
   int window{};                // STRATA_WINDOW: chunks in flight per inter-site peer; 0 = from the BDP
   int lanes{};                 // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
+  int flight_recorder{};       // STRATA_FLIGHT_RECORDER: operations kept per communicator; 0 = off
+  bool flight_signal{};        // STRATA_FLIGHT_SIGNAL: SIGUSR1 dumps every communicator's record
   bool rail_balance{};         // STRATA_RAIL_BALANCE: shrink the shards of measurably slower rails
   std::string rail_weights;    // STRATA_RAIL_WEIGHTS: fixed per-rail shares ("1,1,0.5,1"); "" = measured
   int spin_us{};               // busy-poll this long before sleeping; -1 = decide from core count

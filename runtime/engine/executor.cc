@@ -93,6 +93,20 @@ class OperationRun {
     }
   }
 
+  // A collective cannot complete once any member is gone, even one this
+  // rank never talks to (it waits on a peer that waits on the dead one):
+  // the first such member and why, or -1. Point-to-point calls fail through
+  // their own transfers.
+  int gone_member(std::string& why) const {
+    if (op_->tag.point_to_point) return -1;
+    for (int member = 0; member < op_->nranks; ++member) {
+      if (member == op_->rank) continue;
+      why = op_->transport->peer_failure(op_->transport_rank_of[member]);
+      if (!why.empty()) return member;
+    }
+    return -1;
+  }
+
   Transport* transport() const { return op_->transport; }
   bool aborted() const { return op_->aborted && op_->aborted->load(std::memory_order_relaxed); }
   int rank() const { return op_->rank; }
@@ -209,12 +223,27 @@ void cancel_all(Runs runs) {
   for (auto& run : runs) run->cancel_in_flight();
 }
 
-// Raises kAborted or kTimeout when it is time to give up.
-void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& limits) {
+constexpr auto kMemberCheckInterval = std::chrono::milliseconds(10);
+
+// Raises kAborted, kRemote (a member is gone) or kTimeout when it is time to
+// give up. Members are looked at every kMemberCheckInterval.
+void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& limits,
+                  Clock::time_point& next_member_check) {
   for (auto& run : runs) {
     if (run->aborted()) {
       cancel_all(runs);
       fail(ErrorCode::kAborted, {run->rank(), -1, "collective"}, "the communicator was aborted");
+    }
+  }
+  if (const auto now = Clock::now(); now >= next_member_check) {
+    next_member_check = now + kMemberCheckInterval;
+    std::string why;
+    for (auto& run : runs) {
+      if (const int member = run->gone_member(why); member >= 0) {
+        cancel_all(runs);
+        fail(ErrorCode::kRemote, {run->rank(), member, "collective"},
+             "rank {} of this communicator is gone, so the collective cannot complete ({})", member, why);
+      }
     }
   }
   if (Clock::now() > deadline) {
@@ -241,6 +270,7 @@ void drive(Runs runs, std::span<Transport* const> transports, const ExecutionLim
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_s));
   auto last_activity = start;
+  auto next_member_check = start + kMemberCheckInterval;
   uint64_t busy_iterations = 0;
   for (;;) {
     bool active = false, all_done = true;
@@ -253,7 +283,7 @@ void drive(Runs runs, std::span<Transport* const> transports, const ExecutionLim
     for (Transport* transport : transports) active |= transport->progress();
     // Also check now and then while busy: a transport that keeps reporting
     // activity (keepalives, a peer's retries) must not defer a timeout or abort.
-    if (!active || ++busy_iterations % 4096 == 0) check_limits(runs, deadline, limits);
+    if (!active || ++busy_iterations % 4096 == 0) check_limits(runs, deadline, limits, next_member_check);
     if (active) {
       last_activity = Clock::now();
       continue;

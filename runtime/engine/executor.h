@@ -37,6 +37,7 @@ struct BoundOperation {
   WireTag tag{};
   const std::atomic<bool>* aborted = nullptr;
   int rank = -1;  // for error messages
+  int nranks = 0;  // the communicator's size: a collective fails once any member is gone
   FarTraffic* far_traffic = nullptr;  // measured when set
 };
 

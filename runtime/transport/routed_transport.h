@@ -39,6 +39,7 @@ class RoutedTransport final : public Transport {
                      Completion* done) override {
     transport_for(peer).post_send_via(peer, connection, tag, data, bytes, done);
   }
+  std::string peer_failure(int peer) override { return transport_for(peer).peer_failure(peer); }
   void cancel(Completion* done) override;
   bool progress() override;
   // wait_for_any over the transports it routes to.

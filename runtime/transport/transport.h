@@ -101,6 +101,12 @@ class Transport {
     post_send(peer, tag, data, bytes, done);
   }
 
+  // Why `peer` is known to be gone (its process died, its connection
+  // reset, it closed its transport), or empty while nothing says so. The
+  // executor asks about every member of a collective, not only the peers it
+  // waits on, so that a death two hops away fails the call at once.
+  virtual std::string peer_failure(int peer) { (void)peer; return {}; }
+
   // Withdraws a transfer that is still pending. On return the transport no
   // longer touches its buffer or `done`.
   virtual void cancel(Completion* done) = 0;

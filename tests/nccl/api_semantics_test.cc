@@ -232,13 +232,31 @@ TEST_F(ncclApi, MemAllocNeedsCuda) {
   NCCL_EXPECT_OK(ncclMemFree(nullptr));
 }
 
-TEST_F(ncclApi, UnsupportedCallsSaySo) {
+TEST_F(ncclApi, ShrinkAndRevokeCheckTheirArguments) {
   ncclComm_t shrunk = comm_;
   int exclude = 0;
-  EXPECT_TRUE(FailsWith(ncclCommShrink(comm_, &exclude, 1, &shrunk, nullptr, NCCL_SHRINK_DEFAULT), ncclInvalidUsage,
-                        {"not supported"}));
+  EXPECT_TRUE(FailsWith(ncclCommShrink(comm_, &exclude, 1, &shrunk, nullptr, NCCL_SHRINK_DEFAULT),
+                        ncclInvalidArgument, {"excludeRanksCount 1", "rank 0"}));
   EXPECT_EQ(shrunk, nullptr);
-  EXPECT_TRUE(FailsWith(ncclCommRevoke(comm_, NCCL_REVOKE_DEFAULT), ncclInvalidUsage, {"not supported"}));
+  EXPECT_TRUE(FailsWith(ncclCommShrink(comm_, nullptr, 0, &shrunk, nullptr, 7), ncclInvalidArgument,
+                        {"shrinkFlags 7"}));
+  EXPECT_TRUE(FailsWith(ncclCommShrink(comm_, nullptr, 0, nullptr, nullptr, 0), ncclInvalidArgument, {"newcomm"}));
+  EXPECT_TRUE(FailsWith(ncclCommRevoke(comm_, 3), ncclInvalidArgument, {"revokeFlags 3"}));
+}
+
+// A revoked communicator refuses collectives but can still be shrunk (here
+// excluding no one) and destroyed.
+TEST_F(ncclApi, ARevokedCommunicatorRefusesWorkButShrinks) {
+  NCCL_ASSERT_OK(ncclCommRevoke(comm_, NCCL_REVOKE_DEFAULT));
+  float value = 2;
+  EXPECT_TRUE(FailsWith(ncclAllReduce(&value, &value, 1, ncclFloat, ncclSum, comm_, kStream), ncclInvalidUsage,
+                        {"revoked"}));
+  ncclComm_t shrunk = nullptr;
+  NCCL_ASSERT_OK(ncclCommShrink(comm_, nullptr, 0, &shrunk, nullptr, NCCL_SHRINK_DEFAULT));
+  ASSERT_NE(shrunk, nullptr);
+  NCCL_ASSERT_OK(ncclAllReduce(&value, &value, 1, ncclFloat, ncclSum, shrunk, kStream));
+  EXPECT_EQ(value, 2);
+  NCCL_EXPECT_OK(ncclCommDestroy(shrunk));
 }
 
 // A simulated end closes the group without running it; the next group is

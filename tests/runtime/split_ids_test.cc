@@ -32,10 +32,11 @@ TEST(CommIdSpace, TheLowestIdFreeOnEveryMemberIsChosen) {
 
 TEST(CommIdSpace, ReservedIdsAreNeverHandedOut) {
   CommIdSpace space;
-  for (uint32_t id = 2; id < kCommIdCount - 1; ++id) space.claim(id, 0);
+  for (uint32_t id = 2; id < kShrinkCommId; ++id) space.claim(id, 0);
   const std::vector<std::vector<uint32_t>> used{space.used_words()};
-  EXPECT_THROW(CommIdSpace::lowest_free_in(used, 0), Error) << "the probe's id or the world's was handed out";
+  EXPECT_THROW(CommIdSpace::lowest_free_in(used, 0), Error) << "a reserved id (probe, shrink, world) was handed out";
   EXPECT_THROW(space.claim(kProbeCommId, 0), Error);
+  EXPECT_THROW(space.claim(kShrinkCommId, 0), Error);
   space.release(kWorldCommId);  // never released
   EXPECT_THROW(space.claim(kWorldCommId, 0), Error);
 }
@@ -119,7 +120,7 @@ TEST(SplitIds, LiveChildrenAllGetDistinctIdsUntilTheSpaceRunsOut) {
   auto world = Communicator::create_local(2);
   on_every_rank(world, [&](Communicator& comm) {
     std::vector<std::shared_ptr<Communicator>> live;
-    for (uint32_t i = 0; i < kCommIdCount - 3; ++i) live.push_back(comm.split(7, 0));
+    for (uint32_t i = 0; i < kCommIdCount - 4; ++i) live.push_back(comm.split(7, 0));
     try {
       comm.split(7, 0);
       ADD_FAILURE() << "a split past the last free id succeeded";

@@ -14,6 +14,12 @@ std::string ShmTransport::describe(const Operation& op) const {
   return fmt::format("{} peer {} (tag {:#x})", op.is_recv ? "receive from" : "send to", peers_[op.local].rank, op.tag);
 }
 
+std::string ShmTransport::peer_failure(int rank) {
+  std::lock_guard lock(mutex_);
+  if (rank < 0 || rank >= static_cast<int>(local_of_rank_.size()) || local_of_rank_[rank] < 0) return {};
+  return peers_[local_of_rank_[rank]].gone;
+}
+
 void ShmTransport::check_peers_locked() {
   next_peer_check_ = Clock::now() + kPeerCheckInterval;
   for (Peer& peer : peers_) {

@@ -153,6 +153,7 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
   void post_recv(int peer, uint64_t tag, void* data, size_t bytes, Completion* done) override;
   void post_recv_view(int peer, uint64_t tag, void* staging, size_t bytes, Completion* done) override;
   void release_view(int peer, Completion* done) override;
+  std::string peer_failure(int peer) override;
   void cancel(Completion* done) override;
   bool progress() override;
   Armed arm_wait(WaitSet& set) override;

@@ -193,6 +193,19 @@ void UcxTransport::on_endpoint_error(void* arg, ucp_ep_h endpoint, ucs_status_t 
   if (std::find(failed.begin(), failed.end(), peer->rank) == failed.end()) failed.push_back(peer->rank);
 }
 
+// A peer on this host is also looked at directly: with no connection to it
+// (a collective that never talks to it), no endpoint error would come.
+std::string UcxTransport::peer_failure(int rank) {
+  std::lock_guard lock(mutex_);
+  if (rank < 0 || rank >= static_cast<int>(peers_.size())) return {};
+  Peer& peer = peers_[rank];
+  if (peer.failure.empty() && peer.watchable && !process_alive(peer.process)) {
+    peer.failure = fmt::format("its process (pid {} on this host) has exited", peer.process.pid);
+    failed_peers_.push_back(peer.rank);
+  }
+  return peer.failure.empty() ? std::string() : fmt::format("ucx: peer {} failed: {}", rank, peer.failure);
+}
+
 void UcxTransport::handle_peer_failures_locked() {
   while (!failed_peers_.empty()) {
     int rank = failed_peers_.back();

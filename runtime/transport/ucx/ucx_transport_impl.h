@@ -35,6 +35,7 @@ class UcxTransport final : public Transport {
   void set_lanes(int peer, int lanes) override;
   void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
                      Completion* done) override;
+  std::string peer_failure(int peer) override;
   void cancel(Completion* done) override;
   bool progress() override;
   Armed arm_wait(WaitSet& set) override;
