@@ -17,7 +17,10 @@ std::string ShmTransport::describe(const Operation& op) const {
 std::string ShmTransport::peer_failure(int rank) {
   std::lock_guard lock(mutex_);
   if (rank < 0 || rank >= static_cast<int>(local_of_rank_.size()) || local_of_rank_[rank] < 0) return {};
-  return peers_[local_of_rank_[rank]].gone;
+  // A peer that closed its transport finished its part first; only a death
+  // dooms collectives that do not wait on it directly.
+  const Peer& peer = peers_[local_of_rank_[rank]];
+  return peer.left ? std::string() : peer.gone;
 }
 
 void ShmTransport::check_peers_locked() {
@@ -25,6 +28,7 @@ void ShmTransport::check_peers_locked() {
   for (Peer& peer : peers_) {
     if (peer.self || !peer.gone.empty()) continue;
     if (peer.header->closed.load(std::memory_order_acquire) != 0) {
+      peer.left = true;
       fail_peer_locked(peer, fmt::format("shm: peer {} closed its transport", peer.rank));
     } else if (!peer.watch.alive()) {
       fail_peer_locked(peer, fmt::format("shm: peer {} (pid {}) died", peer.rank, peer.watch.pid()));

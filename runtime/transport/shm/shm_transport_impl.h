@@ -123,6 +123,7 @@ struct Peer {
   bool cma = false;  // large sends to this peer are rendezvous over CMA
   PeerMappings mappings;  // its node-shared allocations mapped here
   std::string gone;  // why the peer can no longer be reached; empty while it can
+  bool left = false;  // gone by destroying its transport (an orderly exit), not by dying
   // Sending: the ring this transport fills in the peer's segment.
   RingEnd out;
   std::deque<ControlCell> control;  // waiting for ring space; go before the backlog
