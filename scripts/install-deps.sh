@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ ninja-build pkg-config ccache
   libucx-dev libopenmpi-dev openmpi-bin libhwloc-dev
-  libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libssl-dev libzstd-dev
   libgloo-dev
   iproute2 iputils-ping iperf3 procps psmisc
   python3 python3-matplotlib python3-numpy python3-pytest python3-mpi4py

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pins two house rules: layers include only downwards (common <- topology <-
+# Pins two house rules: layers include only downwards (common <- compression, topology <-
 # collectives <- runtime <- nccl, mpi, tools, python-bindings), and only runtime/config reads
 # STRATA_* variables.
 set -u
@@ -14,13 +14,14 @@ check() {  # check <layer> <forbidden include prefixes...>
     fi
   done
 }
-check common topology collectives runtime nccl tools
+check common compression topology collectives runtime nccl tools
+check compression topology collectives runtime nccl tools
 check topology collectives runtime nccl tools
 check collectives runtime nccl tools
 check runtime nccl mpi tools benchmarks python-bindings
 check nccl tools benchmarks mpi python-bindings
 check mpi nccl tools benchmarks python-bindings
-if grep -rnE 'getenv\("STRATA_' common topology collectives runtime nccl mpi tools include python-bindings/src --include='*.h' --include='*.cc' --include='*.cu' \
+if grep -rnE 'getenv\("STRATA_' common compression topology collectives runtime nccl mpi tools include python-bindings/src --include='*.h' --include='*.cc' --include='*.cu' \
      | grep -v '^runtime/config/'; then
   echo "config: STRATA_* variables must be declared in runtime/config/config.cc and read through config()" >&2
   status=1
