@@ -103,6 +103,12 @@ StepId DataflowBuilder::recv_reduce(int peer, Region dst, Region local) {
 }
 StepId DataflowBuilder::reduce(Region dst, Region a, Region b) { return add(builder_.reduce(dst, a, b), {a, b}, {dst}); }
 StepId DataflowBuilder::copy(Region dst, Region src) { return add(builder_.copy(dst, src), {src}, {dst}); }
+StepId DataflowBuilder::encode(Region dst, Region src, Region feedback) {
+  return add(builder_.encode(dst, src, feedback), {src, feedback}, {dst, feedback});
+}
+StepId DataflowBuilder::decode(Region dst, Region src) { return add(builder_.decode(dst, src), {src}, {dst}); }
+StepId DataflowBuilder::send_encoded(int peer, Region src) { return add(builder_.send_encoded(peer, src), {src}, {}); }
+StepId DataflowBuilder::recv_encoded(int peer, Region dst) { return add(builder_.recv_encoded(peer, dst), {}, {dst}); }
 
 void DataflowBuilder::finish(Region dst) {
   if (request().finish.kind == FinishKind::kNone) return;

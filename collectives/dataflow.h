@@ -29,6 +29,14 @@ class DataflowBuilder {
   StepId recv_reduce(int peer, Region dst, Region local);
   StepId reduce(Region dst, Region a, Region b);
   StepId copy(Region dst, Region src);
+  // Compressed transfers (ScheduleBuilder::encode and friends). `feedback`
+  // is read and written; pass an empty region for none.
+  StepId encode(Region dst, Region src, Region feedback);
+  StepId decode(Region dst, Region src);
+  StepId send_encoded(int peer, Region src);
+  StepId recv_encoded(int peer, Region dst);
+  void reserve_scratch_bytes(uint64_t bytes) { builder_.reserve_scratch_bytes(bytes); }
+  void reserve_feedback(uint64_t element_count) { builder_.reserve_feedback(element_count); }
   // Applies the request's Finish (average, pre-multiplied sum) to `dst`, if any.
   void finish(Region dst);
   // An ordering the regions do not imply (e.g. an in-flight window).

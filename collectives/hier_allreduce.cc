@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "collectives/algorithms.h"
+#include "collectives/compressed_exchange.h"
 #include "collectives/hier_plan.h"
 #include "collectives/site_phases.h"
 
@@ -78,6 +79,14 @@ void HierAllReduce::exchange_between_sites(WorkArea work, const SiteLayout& layo
   const int sites = layout.site_count(), me = layout.my_site;
   const uint64_t chunk = wan_chunk_elements(b.request(), pipelining);
   WindowedSends sends(b, pipelining, layout);
+  if (wan_compressed(b.request())) {  // plan_hier_allreduce never picks the ring: it re-encodes at every hop
+    if (plan.method == WanMethod::kOneShot)
+      compressed_oneshot_all_reduce(work, peers, me, segmented(shard, chunk), 0, sends);
+    else
+      compressed_direct_all_reduce(work, peers, me, segmented(split_blocks(shard.offset, shard.count, sites), chunk),
+                                   0, sends);
+    return;
+  }
   if (plan.method == WanMethod::kOneShot) {
     const Block data = segmented(shard, chunk);
     b.reserve_scratch(sites * shard.count);

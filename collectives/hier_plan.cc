@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 
+#include "collectives/compressed_exchange.h"
 #include "common/message_limits.h"
 
 namespace strata::collectives {
@@ -62,6 +63,10 @@ double site_ring_seconds(const Network& network, const SiteLayout& layout, int r
 HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& network, const SiteLayout& layout,
                              WanMethod method) {
   const double bytes = static_cast<double>(request.bytes_per_block());
+  // An encoded WAN leg moves fewer bytes and never goes round the ring of sites.
+  const bool compressed = wan_compressed(request);
+  const double wan_bytes = compressed ? bytes / compression::nominal_ratio(request.wan_format) : bytes;
+  if (compressed && method == WanMethod::kRing) method = WanMethod::kDirect;
   const WanShape wan = wan_shape(network, layout);
   HierPlan plan;
   plan.rails = choose_rails(layout, request.bytes_per_block(), request.count);
@@ -74,13 +79,14 @@ HierPlan plan_hier_allreduce(const CollectiveRequest& request, const Network& ne
                        bytes / local.reduce_bytes_per_s;
   if (method != WanMethod::kAuto) {
     plan.method = method;
-    plan.seconds = fixed + wan_seconds(method, bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);
+    plan.seconds = fixed + wan_seconds(method, wan_bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);
     return plan;
   }
   plan.seconds = INFINITY;
   for (WanMethod candidate : {WanMethod::kDirect, WanMethod::kOneShot, WanMethod::kRing}) {
+    if (compressed && candidate == WanMethod::kRing) continue;
     const double seconds =
-        fixed + wan_seconds(candidate, bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);
+        fixed + wan_seconds(candidate, wan_bytes, layout.site_count(), plan.rails, wan, local.reduce_bytes_per_s);
     if (seconds < plan.seconds) plan = {plan.rails, candidate, seconds};
   }
   return plan;

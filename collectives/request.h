@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "common/datatype.h"
+#include "compression/codec.h"
 
 namespace strata::collectives {
 
@@ -37,6 +38,11 @@ struct CollectiveRequest {
   uint64_t segment_bytes = 0;  // pipelining unit; 0 lets the algorithm choose
   uint32_t window = 0;         // sends in flight per inter-site peer; 0 lets the algorithm choose
   bool in_place = false;       // this rank's send and receive data share memory, as NCCL defines it
+  // How hierarchical algorithms encode what crosses between sites
+  // (docs/compression.md). The runtime sets it only for calls that qualify:
+  // float32 sums of at least the threshold, on a communicator that opted in.
+  compression::Format wan_format = compression::Format::kNone;
+  bool error_feedback = false;  // lossy encodes keep what they lost in the feedback buffer
 
   uint64_t bytes_per_block() const;       // count × element size
   uint64_t send_buffer_bytes() const;     // bytes the send buffer must hold

@@ -10,8 +10,8 @@
 namespace strata::collectives {
 
 std::string_view step_kind_name(StepKind kind) {
-  static constexpr std::array<std::string_view, 6> kNames{"send",   "recv", "recv_reduce",
-                                                          "reduce", "copy", "finish"};
+  static constexpr std::array<std::string_view, 8> kNames{"send", "recv",   "recv_reduce", "reduce",
+                                                          "copy", "finish", "encode",      "decode"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -19,7 +19,7 @@ namespace {
 
 bool reads_src(StepKind kind) {
   return kind == StepKind::kSend || kind == StepKind::kRecvReduce || kind == StepKind::kReduce ||
-         kind == StepKind::kCopy;
+         kind == StepKind::kCopy || kind == StepKind::kEncode || kind == StepKind::kDecode;
 }
 bool writes_dst(StepKind kind) { return kind != StepKind::kSend; }
 bool is_transfer(StepKind kind) {
@@ -34,10 +34,14 @@ void check_region(const RankSchedule& schedule, StepId id, const Region& region,
     fail(ErrorCode::kInternal, {schedule.rank, -1, "schedule"},
          "step {} {}: scratch [{}, +{}) exceeds the {} reserved bytes", id, which, region.offset,
          region.bytes, schedule.scratch_bytes);
+  if (region.buffer == kFeedbackBuffer && region.offset + region.bytes > schedule.feedback_bytes)
+    fail(ErrorCode::kInternal, {schedule.rank, -1, "schedule"},
+         "step {} {}: feedback [{}, +{}) exceeds the {} reserved bytes", id, which, region.offset, region.bytes,
+         schedule.feedback_bytes);
 }
 
 std::string region_text(const Region& region) {
-  static constexpr std::array<std::string_view, kBufferCount> kNames{"send", "recv", "scratch"};
+  static constexpr std::array<std::string_view, kBufferCount> kNames{"send", "recv", "scratch", "feedback"};
   return fmt::format("{}[{}+{}]", kNames[region.buffer], region.offset, region.bytes);
 }
 
@@ -53,7 +57,9 @@ void RankSchedule::finalize() {
     Step& step = steps[id];
     if (writes_dst(step.kind)) check_region(*this, id, step.dst, "dst");
     if (reads_src(step.kind)) check_region(*this, id, step.src, "src");
-    if (step.kind == StepKind::kReduce) check_region(*this, id, step.src2, "src2");
+    if (step.kind == StepKind::kReduce || step.kind == StepKind::kEncode) check_region(*this, id, step.src2, "src2");
+    if ((step.kind == StepKind::kEncode || step.kind == StepKind::kDecode) && request.wan_format == compression::Format::kNone)
+      fail(ErrorCode::kInternal, {rank, -1, "schedule"}, "step {}: {} without a wire format", id, step_kind_name(step.kind));
     // A peer may be this rank itself only for Send/Recv (NCCL allows a rank
     // to send to itself in a group); collectives never need that.
     const bool self_allowed = request.collective == Collective::kSend || request.collective == Collective::kRecv;
@@ -127,7 +133,9 @@ std::string RankSchedule::describe() const {
     if (step.peer >= 0) text += fmt::format(" peer={}", step.peer);
     if (writes_dst(step.kind)) text += " dst=" + region_text(step.dst);
     if (reads_src(step.kind)) text += " src=" + region_text(step.src);
-    if (step.kind == StepKind::kReduce) text += " src2=" + region_text(step.src2);
+    if (step.kind == StepKind::kReduce || (step.kind == StepKind::kEncode && step.src2.bytes > 0))
+      text += " src2=" + region_text(step.src2);
+    if (step.encoded) text += " encoded";
     if (!step.deps.empty()) text += fmt::format(" after {}", fmt::join(step.deps, ","));
     text += "\n";
   }
@@ -146,6 +154,14 @@ Region ScheduleBuilder::region(uint32_t buffer, uint64_t element_offset, uint64_
 
 void ScheduleBuilder::reserve_scratch(uint64_t element_count) {
   schedule_.scratch_bytes = std::max(schedule_.scratch_bytes, element_count * element_size_);
+}
+
+void ScheduleBuilder::reserve_scratch_bytes(uint64_t bytes) {
+  schedule_.scratch_bytes = std::max(schedule_.scratch_bytes, bytes);
+}
+
+void ScheduleBuilder::reserve_feedback(uint64_t element_count) {
+  schedule_.feedback_bytes = std::max(schedule_.feedback_bytes, element_count * element_size_);
 }
 
 StepId ScheduleBuilder::add(Step step, std::initializer_list<StepId> deps) {
@@ -172,6 +188,19 @@ StepId ScheduleBuilder::copy(Region dst, Region src, std::initializer_list<StepI
 }
 StepId ScheduleBuilder::finish(Region dst, std::initializer_list<StepId> deps) {
   return add({.kind = StepKind::kFinish, .dst = dst}, deps);
+}
+
+StepId ScheduleBuilder::encode(Region dst, Region src, Region feedback, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kEncode, .dst = dst, .src = src, .src2 = feedback}, deps);
+}
+StepId ScheduleBuilder::decode(Region dst, Region src, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kDecode, .dst = dst, .src = src}, deps);
+}
+StepId ScheduleBuilder::send_encoded(int peer, Region src, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kSend, .peer = peer, .src = src, .encoded = true}, deps);
+}
+StepId ScheduleBuilder::recv_encoded(int peer, Region dst, std::initializer_list<StepId> deps) {
+  return add({.kind = StepKind::kRecv, .peer = peer, .dst = dst, .encoded = true}, deps);
 }
 
 void ScheduleBuilder::add_dependency(StepId step, StepId on) {

@@ -15,8 +15,10 @@
 namespace strata::collectives {
 
 // Buffer numbering inside one schedule.
-enum BufferIndex : uint32_t { kSendBuffer = 0, kRecvBuffer = 1, kScratchBuffer = 2 };
-inline constexpr uint32_t kBufferCount = 3;
+// kFeedbackBuffer: the caller's error-feedback state of a compressed call
+// (float residuals, feedback_bytes of them), kept from call to call.
+enum BufferIndex : uint32_t { kSendBuffer = 0, kRecvBuffer = 1, kScratchBuffer = 2, kFeedbackBuffer = 3 };
+inline constexpr uint32_t kBufferCount = 4;
 
 struct Region {
   uint32_t buffer = kSendBuffer;
@@ -32,6 +34,8 @@ enum class StepKind : uint8_t {
   kReduce,      // dst = src (op) src2
   kCopy,        // dst = src
   kFinish,      // apply the request's Finish to dst in place
+  kEncode,      // dst = request.wan_format encoding of src (floats); src2: feedback residuals or empty
+  kDecode,      // dst (floats) = decoding of the message in src
 };
 std::string_view step_kind_name(StepKind kind);
 
@@ -49,6 +53,9 @@ struct Step {
   Region src{};
   Region src2{};
   std::vector<StepId> deps;  // earlier steps that must finish first
+  // kSend: src holds an encoded message, of which only its own length goes;
+  // kRecv: dst receives one, whose length is checked on arrival.
+  bool encoded = false;
 
   // Filled by RankSchedule::finalize().
   uint32_t message_index = 0;   // n-th message this rank sends to / receives from `peer`
@@ -59,6 +66,7 @@ struct RankSchedule {
   int rank = 0;
   CollectiveRequest request{};
   uint64_t scratch_bytes = 0;
+  uint64_t feedback_bytes = 0;  // the error-feedback state it needs (0: none)
   std::vector<Step> steps;
 
   // Derived by finalize(): the executor's view.
@@ -91,6 +99,8 @@ class ScheduleBuilder {
   Region recv_region(uint64_t offset, uint64_t count) const { return region(kRecvBuffer, offset, count); }
   Region scratch_region(uint64_t offset, uint64_t count) const { return region(kScratchBuffer, offset, count); }
   void reserve_scratch(uint64_t element_count);
+  void reserve_scratch_bytes(uint64_t bytes);
+  void reserve_feedback(uint64_t element_count);
 
   // Each returns the new step's id. kNoStep entries in deps are ignored.
   StepId send(int peer, Region src, std::initializer_list<StepId> deps = {});
@@ -99,6 +109,11 @@ class ScheduleBuilder {
   StepId reduce(Region dst, Region a, Region b, std::initializer_list<StepId> deps = {});
   StepId copy(Region dst, Region src, std::initializer_list<StepId> deps = {});
   StepId finish(Region dst, std::initializer_list<StepId> deps = {});
+  StepId encode(Region dst, Region src, Region feedback, std::initializer_list<StepId> deps = {});
+  StepId decode(Region dst, Region src, std::initializer_list<StepId> deps = {});
+  // A send or receive of an encoded message (Step::encoded).
+  StepId send_encoded(int peer, Region src, std::initializer_list<StepId> deps = {});
+  StepId recv_encoded(int peer, Region dst, std::initializer_list<StepId> deps = {});
   void add_dependency(StepId step, StepId on);
 
   // Appends a kFinish over `dst` after every step so far, when the request

@@ -67,8 +67,8 @@ uint32_t WindowedSends::window_for(int peer) const {
   return site == layout_->my_site ? window_ : window_to_site_[static_cast<size_t>(site)];
 }
 
-StepId WindowedSends::send(int peer, Region src) {
-  const StepId id = builder_.send(peer, src);
+StepId WindowedSends::send(int peer, Region src, bool encoded) {
+  const StepId id = encoded ? builder_.send_encoded(peer, src) : builder_.send(peer, src);
   auto window = sent_.find(peer);
   if (window == sent_.end()) window = sent_.emplace(peer, StepWindow(window_for(peer))).first;
   window->second.admit(builder_, id);

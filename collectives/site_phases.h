@@ -41,7 +41,8 @@ class WindowedSends {
   WindowedSends(DataflowBuilder& builder, uint32_t window) : builder_(builder), window_(window) {}
   // To a peer of another site: that site's window (WanPipelining::window_to_site).
   WindowedSends(DataflowBuilder& builder, const WanPipelining& pipelining, const SiteLayout& layout);
-  StepId send(int peer, Region src);
+  // `encoded`: src holds an encoded message (Step::encoded).
+  StepId send(int peer, Region src, bool encoded = false);
 
  private:
   uint32_t window_for(int peer) const;

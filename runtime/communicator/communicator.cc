@@ -54,6 +54,12 @@ void Communicator::run(Operation op) {
 void Communicator::all_reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, Finish finish) {
   run(make(Collective::kAllReduce, send, recv, count, type, op, 0, finish));
 }
+void Communicator::all_reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op,
+                              ErrorFeedback& feedback, Finish finish) {
+  Operation operation = make(Collective::kAllReduce, send, recv, count, type, op, 0, finish);
+  operation.error_feedback = &feedback;
+  run(std::move(operation));
+}
 void Communicator::broadcast(const void* send, void* recv, uint64_t count, DataType type, int root) {
   run(make(Collective::kBroadcast, send, recv, count, type, ReduceOp::kSum, root));
 }
@@ -109,6 +115,7 @@ PlanChoice Communicator::plan(const Operation& op) const {
   check_request(checked, rank_, size_);
   checked.request.segment_bytes = config().chunk_bytes;
   checked.request.window = static_cast<uint32_t>(config().window);
+  checked.request.wan_format = wan_format_for(impl_->compression, checked.request, impl_->network);
   const std::string forced = !op.algorithm.empty()
                                  ? op.algorithm
                                  : collectives::forced_algorithm_for(config().algo, op.request.collective);
@@ -117,5 +124,22 @@ PlanChoice Communicator::plan(const Operation& op) const {
 }
 
 double Communicator::timeout_s() const { return impl_->limits.timeout_s; }
+
+std::string Communicator::compression() const { return impl_->compression.describe(); }
+
+float* ErrorFeedback::bind(const Communicator* comm, uint64_t count, int rank) {
+  if (comm_ == nullptr) {
+    comm_ = comm;
+    count_ = count;
+    residual_.assign(count, 0.0f);
+  }
+  if (comm_ != comm)
+    fail(ErrorCode::kInvalidArgument, {rank, -1, "allreduce"},
+         "error_feedback state is bound to another communicator: use one state per communicator and tensor");
+  if (count_ != count)
+    fail(ErrorCode::kInvalidArgument, {rank, -1, "allreduce"},
+         "error_feedback state holds {} elements but count={}: use one state per tensor (bucket)", count_, count);
+  return residual_.data();
+}
 
 }  // namespace strata::runtime

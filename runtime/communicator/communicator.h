@@ -2,6 +2,7 @@
 // ranks. The NCCL C API, the perf harness and (later) Python sit on this.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,34 @@ class PlanCache;
 struct CommOptions {
   std::string name;      // for logs
   double timeout_s = 0;  // longest wait of one operation; 0: STRATA_TIMEOUT (a split inherits its parent's)
+  // Encoding of the inter-site leg (docs/compression.md): a format name;
+  // empty: STRATA_COMPRESSION (a split inherits its parent's). Every rank
+  // must pass the same, or creation fails naming the rank that differs.
+  std::string compression;
+  uint64_t compression_min_bytes = 0;  // 0: STRATA_COMPRESSION_MIN_BYTES or the parent's
+  double compression_max_gbps = 0;     // 0: STRATA_COMPRESSION_MAX_GBPS or the parent's
+};
+
+class Communicator;
+
+// Error-feedback state of compressed AllReduce: what lossy encoding of the
+// inter-site leg lost on this rank, added back into the next call that
+// passes the same state, so that the error does not accumulate as bias.
+// The caller owns it, one per tensor (a DDP bucket); it is bound to the
+// first communicator and element count it is used with, and untouched by
+// calls that run exact.
+class ErrorFeedback {
+ public:
+  void reset() { std::fill(residual_.begin(), residual_.end(), 0.0f); }
+  uint64_t count() const { return count_; }
+  std::span<const float> residual() const { return residual_; }
+  // Internal: the residuals for a call of `count` floats on `comm`, rank `rank`.
+  float* bind(const Communicator* comm, uint64_t count, int rank);
+
+ private:
+  std::vector<float> residual_;
+  uint64_t count_ = 0;
+  const Communicator* comm_ = nullptr;
 };
 
 // One collective or point-to-point call with its buffers.
@@ -33,6 +62,7 @@ struct Operation {
   const void* send = nullptr;
   void* recv = nullptr;
   std::string algorithm;  // force this algorithm; empty: STRATA_ALGO, else the planner
+  ErrorFeedback* error_feedback = nullptr;  // compressed AllReduce only; may be null
 };
 
 // What the planner chose for an operation, for --explain and STRATA_DEBUG.
@@ -65,6 +95,9 @@ class Communicator {
   void run(Operation op);
 
   void all_reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, Finish finish = {});
+  // The same, carrying the loss of a compressed inter-site leg in `feedback`.
+  void all_reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, ErrorFeedback& feedback,
+                  Finish finish = {});
   void broadcast(const void* send, void* recv, uint64_t count, DataType type, int root);
   void reduce(const void* send, void* recv, uint64_t count, DataType type, ReduceOp op, int root,
               Finish finish = {});
@@ -106,6 +139,8 @@ class Communicator {
   PlanChoice plan(const Operation& op) const;
   // The longest wait of one operation, in seconds (CommOptions::timeout_s).
   double timeout_s() const;
+  // The compression settings in force, e.g. "int8 (calls from 1048576 bytes, links under 25 Gbit/s)" or "none".
+  std::string compression() const;
 
   // Internal: used by the group executor.
   struct Impl;
@@ -118,6 +153,8 @@ class Communicator {
   // transport, with tag space `comm_id`; this rank must be a member.
   std::shared_ptr<Communicator> sub_communicator(const std::vector<int>& members, uint32_t comm_id,
                                                  const CommOptions& options) const;
+  // `child` once its ranks are found to agree on compression settings.
+  static std::shared_ptr<Communicator> agreed(std::shared_ptr<Communicator> child);
 
   int rank_;
   int size_;

@@ -103,6 +103,8 @@ Communicator::Communicator(int rank, int size, const CommOptions& options, topol
   impl_->sends_to.assign(size, 0);
   impl_->receives_from.assign(size, 0);
   impl_->limits.timeout_s = options.timeout_s > 0 ? options.timeout_s : config().timeout_s;
+  impl_->compression = compression_with_options(impl_->compression, options.compression, options.compression_min_bytes,
+                                                options.compression_max_gbps, rank);
   impl_->network = collectives::network_from_topology(topology_);
   impl_->rails.configure(impl_->network, rank_, size_);
   impl_->recorder = std::make_unique<FlightRecorder>(fmt::format("comm '{}' rank {}/{}", name_, rank_, size_),
@@ -132,8 +134,15 @@ std::shared_ptr<Communicator> Communicator::create(Bootstrap& bootstrap, const C
   impl->ids = std::make_shared<CommIdSpace>();
   impl->limits.spin_us = choose_spin_us(topology, bootstrap.rank());
   impl->limits.yield_us = choose_yield_us(topology, bootstrap.rank());
-  return std::shared_ptr<Communicator>(
+  impl->compression = compression_from_config();
+  std::shared_ptr<Communicator> comm(
       new Communicator(bootstrap.rank(), bootstrap.size(), options, std::move(topology), std::move(impl)));
+  const uint64_t mine = comm->impl_->compression.hash();
+  const std::vector<std::byte> all = bootstrap.allgather(std::as_bytes(std::span(&mine, 1)));
+  std::vector<uint64_t> hashes(static_cast<size_t>(bootstrap.size()));
+  std::memcpy(hashes.data(), all.data(), hashes.size() * sizeof(uint64_t));
+  check_compression_agreement(hashes, comm->impl_->compression, comm->rank());
+  return comm;
 }
 
 std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks, const CommOptions& options) {
@@ -148,6 +157,7 @@ std::vector<std::shared_ptr<Communicator>> Communicator::create_local(int nranks
     for (int peer = 0; peer < nranks; ++peer) impl->transport_rank_of.push_back(peer);
     impl->ids = std::make_shared<CommIdSpace>();
     impl->limits.spin_us = 0;  // loopback transfers complete inside post; waiting is a condition variable
+    impl->compression = compression_from_config();  // one options object: every rank agrees
     communicators.push_back(
         std::shared_ptr<Communicator>(new Communicator(rank, nranks, options, topology, std::move(impl))));
   }
@@ -174,7 +184,15 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key, const Comm
   for (int member : members) members_used.push_back(entries[member].used_ids);
   const uint32_t child_id = CommIdSpace::lowest_free_in(members_used, rank_);
   impl_->ids->claim(child_id, rank_);
-  return sub_communicator(members, child_id, options);
+  return agreed(sub_communicator(members, child_id, options));
+}
+
+std::shared_ptr<Communicator> Communicator::agreed(std::shared_ptr<Communicator> child) {
+  const uint64_t mine = child->impl_->compression.hash();
+  std::vector<uint64_t> hashes(static_cast<size_t>(child->size()));
+  child->all_gather(&mine, hashes.data(), 1, DataType::kUint64);
+  check_compression_agreement(hashes, child->impl_->compression, child->rank());
+  return child;
 }
 
 std::shared_ptr<Communicator> Communicator::sub_communicator(const std::vector<int>& members, uint32_t comm_id,
@@ -187,6 +205,7 @@ std::shared_ptr<Communicator> Communicator::sub_communicator(const std::vector<i
   impl->comm_id = comm_id;
   impl->limits.spin_us = impl_->limits.spin_us;
   impl->limits.yield_us = impl_->limits.yield_us;
+  impl->compression = impl_->compression;  // CommOptions may override it (the constructor)
   const int new_rank = static_cast<int>(std::find(members.begin(), members.end(), rank_) - members.begin());
   // The child inherits what the caller leaves unset.
   CommOptions child = options;
@@ -247,7 +266,7 @@ std::shared_ptr<Communicator> Communicator::shrink(std::span<const int> excluded
     members_used.emplace_back(all.begin() + i * mine.size(), all.begin() + (i + 1) * mine.size());
   const uint32_t child_id = CommIdSpace::lowest_free_in(members_used, rank_);
   impl_->ids->claim(child_id, rank_);
-  return sub_communicator(survivors, child_id, child);
+  return agreed(sub_communicator(survivors, child_id, child));
 }
 
 }  // namespace strata::runtime

@@ -17,6 +17,7 @@
 #include "runtime/engine/executor.h"
 #include "runtime/communicator/plan_cache.h"
 #include "runtime/communicator/rail_balancer.h"
+#include "runtime/communicator/wan_compression.h"
 #include "runtime/transport/transport.h"
 
 namespace strata::runtime {
@@ -48,6 +49,7 @@ struct Communicator::Impl {
   collectives::Network network;  // the planner's view of this communicator's ranks
   RailBalancer rails;            // keeps network.rail_weights up to date
   ExecutionLimits limits;
+  CompressionSettings compression;  // agreed by every rank at creation
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
   std::unique_ptr<FlightRecorder> recorder;              // made by the Communicator's constructor
 };

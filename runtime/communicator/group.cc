@@ -71,6 +71,8 @@ class GroupRunner {
     Operation& op = pending.operation;
     op.request.segment_bytes = config().chunk_bytes;
     op.request.window = static_cast<uint32_t>(config().window);
+    op.request.wan_format = wan_format_for(impl.compression, op.request, impl.network);
+    op.request.error_feedback = op.error_feedback != nullptr && compression::is_lossy(op.request.wan_format);
     const Finish prescale = take_prescale(op.request);
     CachedPlan& plan = impl.plans.get(op.request, comm.rank(), impl.network, forced_algorithm(op));
     if (log_level() >= LogLevel::kInfo &&
@@ -90,7 +92,11 @@ class GroupRunner {
     }
     BoundOperation bound;
     bound.schedule = plan.schedule.get();
-    bound.buffers = {static_cast<std::byte*>(const_cast<void*>(op.send)), static_cast<std::byte*>(op.recv), memory};
+    std::byte* feedback = nullptr;
+    if (schedule.feedback_bytes > 0)
+      feedback = reinterpret_cast<std::byte*>(op.error_feedback->bind(&comm, op.request.count, comm.rank()));
+    bound.buffers = {static_cast<std::byte*>(const_cast<void*>(op.send)), static_cast<std::byte*>(op.recv), memory,
+                     feedback};
     bound.staging = memory + schedule.scratch_bytes;
     bound.finish = op.request.finish;
     bound.transport = impl.transport.get();

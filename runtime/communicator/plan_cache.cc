@@ -8,7 +8,8 @@ CachedPlan& PlanCache::get(const collectives::CollectiveRequest& request, int ra
                            const collectives::Network& network, const std::string& forced) {
   const Key key{static_cast<int>(request.collective), request.count, static_cast<int>(request.dtype),
                 static_cast<int>(request.op), static_cast<int>(request.finish.kind), request.root,
-                request.in_place, request.segment_bytes, request.window, forced};
+                request.in_place, request.segment_bytes, request.window, static_cast<int>(request.wan_format),
+                request.error_feedback, forced};
   if (last_ && key == last_key_) return *last_;
   last_key_ = key;
   if (auto it = plans_.find(key); it != plans_.end()) return *(last_ = &it->second);

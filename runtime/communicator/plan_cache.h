@@ -31,7 +31,7 @@ class PlanCache {
   }
 
  private:
-  using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, uint32_t, std::string>;
+  using Key = std::tuple<int, uint64_t, int, int, int, int, bool, uint64_t, uint32_t, int, bool, std::string>;
   static constexpr size_t kMaxEntries = 512;  // then start over: shapes in a training loop repeat
   std::map<Key, CachedPlan> plans_;
   // Loops repeat the same call: check the last hit before the map.

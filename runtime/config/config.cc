@@ -42,6 +42,15 @@ constexpr std::array kTable{
               "SIGUSR1 dumps every live communicator's flight record to stderr (installed only where "
               "SIGUSR1 still has its default action)",
               "", &Config::flight_signal},
+    ConfigVar{"STRATA_COMPRESSION", ConfigType::kString, "none",
+              "Encode the inter-site leg of float32 sum/average AllReduce (docs/compression.md): none, bf16, "
+              "int8, fp8-e4m3, int4 (lossy, opt-in only), zstd (lossless), bf16+zstd. Every rank must agree",
+              "", &Config::compression},
+    ConfigVar{"STRATA_COMPRESSION_MIN_BYTES", ConfigType::kBytes, "1M",
+              "Calls smaller than this stay exact under STRATA_COMPRESSION", "", &Config::compression_min_bytes},
+    ConfigVar{"STRATA_COMPRESSION_MAX_GBPS", ConfigType::kFloat, "25",
+              "Compress only where the slowest inter-site link the planner knows is slower than this (Gbit/s)", "",
+              &Config::compression_max_gbps},
     ConfigVar{"STRATA_RAIL_BALANCE", ConfigType::kBool, "1",
               "Measure each rail's inter-site throughput during large hierarchical collectives and give "
               "measurably slower rails smaller shards (0: equal shards)",

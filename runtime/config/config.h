@@ -25,6 +25,9 @@ struct Config {
   int lanes{};                 // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
   int flight_recorder{};       // STRATA_FLIGHT_RECORDER: operations kept per communicator; 0 = off
   bool flight_signal{};        // STRATA_FLIGHT_SIGNAL: SIGUSR1 dumps every communicator's record
+  std::string compression;      // STRATA_COMPRESSION: inter-site wire format ("" / none = exact)
+  uint64_t compression_min_bytes{};  // STRATA_COMPRESSION_MIN_BYTES: smaller calls stay exact
+  double compression_max_gbps{};     // STRATA_COMPRESSION_MAX_GBPS: faster WAN links stay exact
   bool rail_balance{};         // STRATA_RAIL_BALANCE: shrink the shards of measurably slower rails
   std::string rail_weights;    // STRATA_RAIL_WEIGHTS: fixed per-rail shares ("1,1,0.5,1"); "" = measured
   int spin_us{};               // busy-poll this long before sleeping; -1 = decide from core count

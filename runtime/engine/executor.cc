@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/host_reduce.h"
+#include "compression/codec.h"
 #include "runtime/transport/routed_transport.h"
 
 namespace strata::runtime {
@@ -69,7 +70,9 @@ class OperationRun {
       in_flight_[i] = in_flight_.back();
       in_flight_.pop_back();
       const Step& step = (*steps_)[id];
-      if (step.kind != StepKind::kSend && is_far(step.peer)) note_far_receive(step.dst.bytes);
+      if (step.encoded && step.kind == StepKind::kRecv) check_arrival(id);
+      if (step.kind != StepKind::kSend && is_far(step.peer))
+        note_far_receive(step.encoded ? completions_[id].received_bytes : step.dst.bytes);
       if (step.kind == StepKind::kRecvReduce) reduce_view(id);
       complete(id);
       any = true;
@@ -122,6 +125,8 @@ class OperationRun {
       case StepKind::kFinish:
         host_finish(op_->schedule->request.dtype, op_->finish, address(step.dst), elements(step.dst));
         break;
+      case StepKind::kEncode: encode(step); break;
+      case StepKind::kDecode: decode(step); break;
       case StepKind::kSend:
       case StepKind::kRecv:
       case StepKind::kRecvReduce:
@@ -131,11 +136,45 @@ class OperationRun {
     complete(id);
   }
 
+  void encode(const Step& step) {
+    float* feedback = step.src2.bytes > 0 ? reinterpret_cast<float*>(address(step.src2)) : nullptr;
+    compression::encode(op_->schedule->request.wan_format, reinterpret_cast<const float*>(address(step.src)),
+                        elements(step.src), feedback, address(step.dst));
+  }
+
+  // A decode's message arrived whole (check_arrival) or was encoded here.
+  void decode(const Step& step) {
+    const std::byte* message = address(step.src);
+    try {
+      compression::decode(op_->schedule->request.wan_format, message, compression::message_bytes(message, step.src.bytes),
+                          reinterpret_cast<float*>(address(step.dst)), elements(step.dst));
+    } catch (const Error& error) {
+      cancel_in_flight();
+      fail(ErrorCode::kRemote, {op_->rank, -1, std::string(collectives::collective_name(op_->schedule->request.collective))},
+           "{}", error.what());
+    }
+  }
+
+  // An encoded message must be exactly as long as it says.
+  void check_arrival(StepId id) {
+    const Step& step = (*steps_)[id];
+    const uint64_t got = completions_[id].received_bytes;
+    try {
+      if (compression::message_bytes(address(step.dst), got) == got) return;
+      fail(ErrorCode::kRemote, {}, "compressed message rejected: its header does not match the {} bytes that arrived", got);
+    } catch (const Error& error) {
+      cancel_in_flight();
+      fail(ErrorCode::kRemote, {op_->rank, step.peer, std::string(collectives::collective_name(op_->schedule->request.collective))},
+           "from rank {}: {}", step.peer, error.what());
+    }
+  }
+
   // Posts a transfer; returns false if there is nothing to move (zero bytes:
   // both sides know the length, so neither sends a message).
   bool post(StepId id, const Step& step) {
-    const uint64_t bytes = step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes;
-    if (bytes == 0) return false;  // a zero-length reduce has nothing to do
+    uint64_t bytes = step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes;
+    if (bytes == 0) return false;
+    if (step.encoded && step.kind == StepKind::kSend) bytes = compression::message_bytes(address(step.src), bytes);  // a zero-length reduce has nothing to do
     const int peer = op_->transport_rank_of[step.peer];
     if (is_far(step.peer) && !op_->far_traffic->started) {
       op_->far_traffic->started = true;

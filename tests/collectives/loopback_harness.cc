@@ -59,7 +59,7 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const Collect
   // sender's buffer (views); in place, from staging.
   auto transports = runtime::create_loopback_transports(n, /*views=*/!in_place);
   std::vector<collectives::RankSchedule> schedules;
-  std::vector<Bytes> sends(n), recvs(n), arenas(n);
+  std::vector<Bytes> sends(n), recvs(n), arenas(n), feedback(n);
   std::vector<int> identity(n);
   std::vector<runtime::BoundOperation> bound(n);
   const std::atomic<bool> never{false};
@@ -89,8 +89,9 @@ RunResult run_on_loopback(const collectives::Algorithm& algorithm, const Collect
       }
     }
     arenas[rank].assign(schedule.scratch_bytes + schedule.staging_bytes + 1, std::byte{0});
+    feedback[rank].assign(schedule.feedback_bytes, std::byte{0});  // fresh error-feedback state
     bound[rank] = {.schedule = &schedule,
-                   .buffers = {send, recv, arenas[rank].data()},
+                   .buffers = {send, recv, arenas[rank].data(), feedback[rank].data()},
                    .staging = arenas[rank].data() + schedule.scratch_bytes,
                    .finish = request.finish,
                    .transport = transports[rank].get(),

@@ -20,7 +20,7 @@ namespace {
 
 struct Access {
   uint32_t space;  // 0: the user's memory (send and receive, aliased in place), 1: receive, 2: scratch,
-                  // 3: staging
+                  // 3: error feedback, 4: staging
   uint64_t begin;
   uint64_t end;
   bool write;
@@ -57,9 +57,10 @@ std::vector<Access> accesses(const CollectiveRequest& request, int rank, const S
   switch (step.kind) {
     case StepKind::kSend: read(step.src); break;
     case StepKind::kRecv: write(step.dst); break;
-    case StepKind::kRecvReduce:  // also lands in and reads its staging area (space 3)
+    case StepKind::kRecvReduce:  // also lands in and reads its staging area (a space of its own)
       read(step.src), write(step.dst);
-      if (step.dst.bytes) out.push_back({3, step.staging_offset, step.staging_offset + step.dst.bytes, true});
+      if (step.dst.bytes)
+        out.push_back({kBufferCount, step.staging_offset, step.staging_offset + step.dst.bytes, true});
       break;
     case StepKind::kReduce: read(step.src), read(step.src2), write(step.dst); break;
     case StepKind::kCopy: {
@@ -69,6 +70,8 @@ std::vector<Access> accesses(const CollectiveRequest& request, int rank, const S
       break;
     }
     case StepKind::kFinish: read(step.dst), write(step.dst); break;
+    case StepKind::kEncode: read(step.src), read(step.src2), write(step.dst), write(step.src2); break;
+    case StepKind::kDecode: read(step.src), write(step.dst); break;
   }
   return out;
 }
@@ -131,13 +134,22 @@ TEST(ScheduleRaceTest, EveryStepPairTouchingTheSameBytesIsOrdered) {
           request.segment_bytes = 256;  // many segments, so pipelined phases overlap
           request.window = 2;
           if (algorithm->unsupported_on(request, network)) continue;
-          for (int rank = 0; rank < group.ranks; ++rank) {
-            RankSchedule schedule = algorithm->build(request, network, rank);
-            const std::string race = find_race(schedule);
-            ASSERT_TRUE(race.empty()) << collective_name(algorithm->collective()) << " " << algorithm->name()
-                                      << " on " << group.name << " count=" << count
-                                      << (in_place ? " in place" : "") << ": " << race;
-            ++checked;
+          // AllReduce also with its inter-site leg encoded, with and without error feedback.
+          std::vector<std::pair<compression::Format, bool>> encodings{{compression::Format::kNone, false}};
+          if (request.collective == Collective::kAllReduce)
+            encodings.insert(encodings.end(), {{compression::Format::kInt8, true}, {compression::Format::kZstd, false}});
+          for (const auto& [format, feedback] : encodings) {
+            request.wan_format = format;
+            request.error_feedback = feedback;
+            for (int rank = 0; rank < group.ranks; ++rank) {
+              RankSchedule schedule = algorithm->build(request, network, rank);
+              const std::string race = find_race(schedule);
+              ASSERT_TRUE(race.empty()) << collective_name(algorithm->collective()) << " " << algorithm->name()
+                                        << " on " << group.name << " count=" << count
+                                        << (in_place ? " in place" : "") << " wire " << compression::format_name(format)
+                                        << ": " << race;
+              ++checked;
+            }
           }
         }
       }
