@@ -108,23 +108,26 @@ double relative_tolerance(const CollectiveRequest& request) {
 }
 
 template <typename T>
-bool element_matches(const T& got, const T& want, double tolerance) {
+bool element_matches(const T& got, const T& want, double tolerance, double float_tolerance) {
   if constexpr (kIsSmallFloat<T>) {
     if (got.bits == want.bits) return true;
     const double g = got.to_float();
     const double w = want.to_float();
     return tolerance > 0 && std::fabs(g - w) <= tolerance * std::fabs(w);  // false for NaN
+  } else if constexpr (std::is_same_v<T, float>) {
+    return got == want || std::fabs(got - want) <= float_tolerance;  // false for NaN
   } else {
     return got == want;  // float/double by value: the references are exact
   }
 }
 
-uint64_t count_mismatches(DataType type, const void* got, const void* want, uint64_t count, double tolerance) {
+uint64_t count_mismatches(DataType type, const void* got, const void* want, uint64_t count, double tolerance,
+                          double float_tolerance) {
   return visit_datatype(type, [&]<typename T>() {
     const T* g = static_cast<const T*>(got);
     const T* w = static_cast<const T*>(want);
     uint64_t wrong = 0;
-    for (uint64_t k = 0; k < count; ++k) wrong += element_matches(g[k], w[k], tolerance) ? 0 : 1;
+    for (uint64_t k = 0; k < count; ++k) wrong += element_matches(g[k], w[k], tolerance, float_tolerance) ? 0 : 1;
     return wrong;
   });
 }
@@ -146,7 +149,7 @@ void reduce_reference(const CollectiveRequest& request, uint64_t seed, uint64_t 
 }
 
 uint64_t count_wrong_in_segment(const CollectiveRequest& request, uint64_t seed, const Segment& segment,
-                                const std::byte* output) {
+                                const std::byte* output, double float_tolerance) {
   const size_t element = datatype_size(request.dtype);
   const double tolerance = relative_tolerance(request);
   std::vector<std::byte> want(kChunkElements * element);
@@ -158,7 +161,8 @@ uint64_t count_wrong_in_segment(const CollectiveRequest& request, uint64_t seed,
       reduce_reference(request, seed, segment.first + done, count, want.data(), scratch.data());
     else
       fill_range(request, segment.source, seed, segment.first + done, count, want.data());
-    wrong += count_mismatches(request.dtype, output + (segment.dst + done) * element, want.data(), count, tolerance);
+    wrong += count_mismatches(request.dtype, output + (segment.dst + done) * element, want.data(), count, tolerance,
+                              float_tolerance);
   }
   return wrong;
 }
@@ -171,11 +175,26 @@ void fill_input(const CollectiveRequest& request, int rank, uint64_t seed, std::
 
 void poison(std::byte* data, uint64_t bytes) { std::memset(data, 0xA5, bytes); }
 
-uint64_t count_wrong(const CollectiveRequest& request, int rank, uint64_t seed, const std::byte* output) {
+uint64_t count_wrong(const CollectiveRequest& request, int rank, uint64_t seed, const std::byte* output,
+                     double float_tolerance) {
   uint64_t wrong = 0;
   for (const Segment& segment : expected_segments(request, rank))
-    wrong += count_wrong_in_segment(request, seed, segment, output);
+    wrong += count_wrong_in_segment(request, seed, segment, output, float_tolerance);
   return wrong;
+}
+
+double lossy_tolerance(const CollectiveRequest& request, compression::Format format) {
+  if (!compression::is_lossy(format)) return 0;
+  double per_encoding = 0;
+  switch (format) {
+    case compression::Format::kBf16:
+    case compression::Format::kBf16Zstd: per_encoding = std::ldexp(1.0, -8); break;
+    case compression::Format::kInt8: per_encoding = 1.0 / 254; break;
+    case compression::Format::kFp8E4M3: per_encoding = 1.0 / 16; break;
+    default: per_encoding = 1.0 / 14; break;
+  }
+  const double largest = 2.0 * request.nranks;  // inputs are -2..2
+  return per_encoding * (request.nranks + 1) * largest;
 }
 
 }  // namespace strata::perf

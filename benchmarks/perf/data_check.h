@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "collectives/request.h"
+#include "compression/codec.h"
 
 namespace strata::perf {
 
@@ -24,7 +25,14 @@ void fill_input(const collectives::CollectiveRequest& request, int rank, uint64_
 void poison(std::byte* data, uint64_t bytes);
 
 // Elements of this rank's `output` that differ from the reference.
+// `float_tolerance`: float32 results within this absolute error count as right
+// (a lossy inter-site wire format; see lossy_tolerance).
 uint64_t count_wrong(const collectives::CollectiveRequest& request, int rank, uint64_t seed,
-                     const std::byte* output);
+                     const std::byte* output, double float_tolerance = 0);
+
+// What a float32 sum may be off by when its inter-site leg is encoded in
+// `format`: one encoding per site's partial sum and one of the result, each
+// within its format's bound of the largest partial sum (|input| <= 2 here).
+double lossy_tolerance(const collectives::CollectiveRequest& request, compression::Format format);
 
 }  // namespace strata::perf

@@ -15,6 +15,7 @@
 #include "benchmarks/perf/sweep.h"
 #include "collectives/algorithm.h"
 #include "common/error.h"
+#include "compression/codec.h"
 #include "runtime/bootstrap/mpi_bootstrap.h"
 #include "runtime/communicator/communicator.h"
 
@@ -62,11 +63,19 @@ std::vector<std::string> algorithm_passes(const std::string& algo) {
 std::optional<std::string> problem_with(const PerfOptions& options, int nranks) {
   if (options.root >= nranks)
     return fmt::format("--root {} is not a rank of this {}-rank job", options.root, nranks);
-  for (const std::string& algo : algorithm_passes(options.algo))
+  for (std::string algo : algorithm_passes(options.algo)) {
+    if (const size_t at = algo.find('@'); at != std::string::npos) {
+      if (!compression::parse_format(algo.substr(at + 1)))
+        return fmt::format("--algo {}: '{}' is not a wire format (none, bf16, int8, fp8-e4m3, int4, zstd, bf16+zstd)",
+                           algo, algo.substr(at + 1));
+      algo = algo.substr(0, at);
+      if (algo == "auto") algo.clear();
+    }
     if (!algo.empty() && options.collective != collectives::Collective::kSend &&
         !collectives::find_algorithm(options.collective, algo))
       return fmt::format("--algo {}: no such {} algorithm; known: auto{}", algo,
                          perf_collective_name(options.collective), algorithm_names(options.collective));
+  }
   return std::nullopt;
 }
 

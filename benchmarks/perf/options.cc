@@ -105,7 +105,7 @@ void add_flags(CLI::App& app, PerfOptions& o, RawFlags& raw) {
                  "f8e5m2, a comma list, or all (default float)");
   app.add_option("-r,--root", o.root, "Root rank of rooted collectives; -1: every rank in turn (default 0)")
       ->check(CLI::Range(-1, 1 << 24));
-  app.add_option("--algo", o.algo, "Force this algorithm (as STRATA_ALGO would), or sweep a comma list in turn, e.g. auto,ring (auto: the planner's choice)");
+  app.add_option("--algo", o.algo, "Force this algorithm (as STRATA_ALGO would), or sweep a comma list in turn, e.g. auto,ring (auto: the planner's choice); name@format runs it with that inter-site wire format (hier@int8, docs/compression.md)");
   app.add_option("--json", o.json_path, "Also write the results as JSON to this file (rank 0)");
   app.add_flag("--explain", o.explain, "Print the planner's choice, predicted time and reason per size");
   app.add_flag("--interleave", o.interleave,

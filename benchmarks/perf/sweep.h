@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,13 +16,15 @@
 #include "benchmarks/perf/options.h"
 #include "benchmarks/perf/report.h"
 #include "runtime/memory/node_shared_memory.h"
+#include "compression/codec.h"
 #include "runtime/communicator/communicator.h"
 
 namespace strata::perf {
 
 class Sweep {
  public:
-  // `algos`: the --algo passes ("" is the planner's choice).
+  // `algos`: the --algo passes ("" is the planner's choice; "name@format"
+  // runs it on a communicator with that inter-site wire format).
   Sweep(runtime::Communicator& comm, const PerfOptions& options, std::vector<std::string> algos);
 
   // Runs every point collectively (all ranks call it) and adds each row to
@@ -50,9 +54,19 @@ class Sweep {
   runtime::PlanChoice plan(const CollectiveRequest& request);
   std::vector<int> roots() const;
 
-  runtime::Communicator& comm_;
+  // One --algo entry: an algorithm ("" = the planner) on a communicator
+  // whose inter-site wire format is `format`.
+  struct Pass {
+    std::string algo, label;
+    runtime::Communicator* comm;
+    compression::Format format;
+  };
+
+  runtime::Communicator* comm_;  // the pass's
   const PerfOptions& options_;
-  std::vector<std::string> algos_;
+  std::vector<Pass> passes_;
+  const Pass* pass_ = nullptr;
+  std::map<compression::Format, std::shared_ptr<runtime::Communicator>> wire_comms_;
   std::string algo_;          // the algorithm being measured
   bool compare_mpi_ = false;  // for the first algorithm only: Open MPI once is enough
   // Every variant uses these two buffers, sized for the largest point, as
