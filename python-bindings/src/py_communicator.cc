@@ -58,7 +58,7 @@ runtime::UniqueId unique_id_from(const py::bytes& bytes, int rank) {
 py::bytes to_bytes(const runtime::UniqueId& id) { return py::bytes(id.bytes.data(), id.bytes.size()); }
 
 std::unique_ptr<PyCommunicator> connect(int nranks, int rank, const py::bytes& unique_id, const std::string& name,
-                                        double timeout_s) {
+                                        double timeout_s, const std::string& compression) {
   const ErrorContext context{rank, -1, "Communicator"};
   if (nranks < 1) fail(ErrorCode::kInvalidArgument, context, "nranks {} must be at least 1", nranks);
   if (rank < 0 || rank >= nranks) fail(ErrorCode::kInvalidArgument, context, "rank {} is outside [0, {})", rank, nranks);
@@ -67,7 +67,8 @@ std::unique_ptr<PyCommunicator> connect(int nranks, int rank, const py::bytes& u
   const double wait_s = timeout_s > 0 ? timeout_s : runtime::config().timeout_s;
   py::gil_scoped_release release;
   std::shared_ptr<runtime::Bootstrap> bootstrap = runtime::connect_tcp_bootstrap(id, rank, nranks, wait_s);
-  auto comm = runtime::Communicator::create(*bootstrap, {name.empty() ? std::string("python") : name, timeout_s});
+  auto comm = runtime::Communicator::create(
+      *bootstrap, {.name = name.empty() ? std::string("python") : name, .timeout_s = timeout_s, .compression = compression});
   return std::make_unique<PyCommunicator>(std::move(comm), std::move(bootstrap));
 }
 
@@ -86,6 +87,7 @@ struct RunArgs {
   int root = 0;
   uint64_t divisor = 1;
   double scalar = 0;
+  runtime::ErrorFeedback* error_feedback = nullptr;
 };
 
 void run(const PyCommunicator& self, const RunArgs& args) {
@@ -117,6 +119,7 @@ void run(const PyCommunicator& self, const RunArgs& args) {
          recv_needed);
   op.send = send.data();
   op.recv = recv.data();
+  op.error_feedback = args.error_feedback;
   py::gil_scoped_release release;
   comm->run(std::move(op));
 }
@@ -176,9 +179,18 @@ void bind_communicator(py::module_& m) {
   m.def("group_end_simulated", &runtime::group_end_simulated);
   m.def("group_depth", &runtime::group_depth);
 
+  py::class_<runtime::ErrorFeedback>(m, "ErrorFeedback")
+      .def(py::init<>())
+      .def("reset", &runtime::ErrorFeedback::reset)
+      .def_property_readonly("count", &runtime::ErrorFeedback::count)
+      .def_property_readonly("residual", [](const runtime::ErrorFeedback& self) {
+        const auto values = self.residual();
+        return std::vector<float>(values.begin(), values.end());
+      });
+
   py::class_<PyCommunicator>(m, "Communicator")
       .def(py::init(&connect), py::arg("nranks"), py::arg("rank"), py::arg("unique_id"), py::arg("name") = "",
-           py::arg("timeout") = 0.0)
+           py::arg("timeout") = 0.0, py::arg("compression") = "")
       .def_static("local", &create_local, py::arg("nranks"), py::arg("name") = "")
       .def_property_readonly("rank", [](const PyCommunicator& self) { return self.get("rank")->rank(); })
       .def_property_readonly("size", [](const PyCommunicator& self) { return self.get("size")->size(); })
@@ -187,27 +199,31 @@ void bind_communicator(py::module_& m) {
       .def_property_readonly("closed", &PyCommunicator::closed)
       .def("run", [](const PyCommunicator& self, const std::string& collective, py::handle send, py::handle recv,
                      uint64_t count, const std::string& dtype, const std::string& op, int root,
-                     const std::string& finish, uint64_t divisor, double scalar) {
-             run(self, {collective, send, recv, count, dtype, op, finish, root, divisor, scalar});
+                     const std::string& finish, uint64_t divisor, double scalar,
+                     runtime::ErrorFeedback* error_feedback) {
+             run(self, {collective, send, recv, count, dtype, op, finish, root, divisor, scalar, error_feedback});
            }, py::arg("collective"), py::arg("send"), py::arg("recv"), py::arg("count"), py::arg("dtype"),
            py::arg("op") = "sum", py::arg("root") = 0, py::arg("finish") = "none", py::arg("divisor") = 1,
-           py::arg("scalar") = 0.0)
+           py::arg("scalar") = 0.0, py::arg("error_feedback") = nullptr)
+      .def_property_readonly("compression",
+                             [](const PyCommunicator& self) { return self.get("compression")->compression(); })
       .def("barrier", [](const PyCommunicator& self) {
              auto comm = self.get("barrier");
              py::gil_scoped_release release;
              comm->barrier();
            })
-      .def("split", [](const PyCommunicator& self, int color, int key, const std::string& name, double timeout_s)
-                        -> std::unique_ptr<PyCommunicator> {
+      .def("split", [](const PyCommunicator& self, int color, int key, const std::string& name, double timeout_s,
+                       const std::string& compression) -> std::unique_ptr<PyCommunicator> {
              auto comm = self.get("split");
              std::shared_ptr<runtime::Communicator> child;
              {
                py::gil_scoped_release release;
-               child = comm->split(color, key, {name, timeout_s});
+               child = comm->split(color, key, {.name = name, .timeout_s = timeout_s, .compression = compression});
              }
              if (!child) return nullptr;
              return std::make_unique<PyCommunicator>(std::move(child), nullptr);
-           }, py::arg("color"), py::arg("key"), py::arg("name") = "", py::arg("timeout") = 0.0)
+           }, py::arg("color"), py::arg("key"), py::arg("name") = "", py::arg("timeout") = 0.0,
+           py::arg("compression") = "")
       .def("shrink", [](const PyCommunicator& self, const std::vector<int>& exclude, const std::string& name,
                         double timeout_s) {
              auto comm = self.get("shrink");

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import _strata
 from ._communicator import COLLECTIVES, Communicator, Handle
+from ._strata import ErrorFeedback
 from ._errors import (AbortedError, CudaError, Error, InternalError, InvalidArgumentError, InvalidUsageError,
                       RemoteError, SystemError_, TimeoutError)
 from ._groups import group, group_end, group_start
@@ -42,6 +43,6 @@ def reload_config() -> None:
     _strata.reload_config()
 
 
-__all__ = ["AbortedError", "COLLECTIVES", "Communicator", "CudaError", "Error", "Handle", "InternalError",
+__all__ = ["AbortedError", "COLLECTIVES", "Communicator", "CudaError", "Error", "ErrorFeedback", "Handle", "InternalError",
            "InvalidArgumentError", "InvalidUsageError", "OPS", "RemoteError", "SystemError_", "TimeoutError",
            "config", "get_unique_id", "group", "group_end", "group_start", "reload_config"]

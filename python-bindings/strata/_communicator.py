@@ -67,11 +67,13 @@ class Communicator:
     Communicator.from_env() (MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE).
     """
 
-    def __init__(self, nranks: int, rank: int, unique_id: bytes, *, name: str = "", timeout: float = 0.0):
+    def __init__(self, nranks: int, rank: int, unique_id: bytes, *, name: str = "", timeout: float = 0.0,
+                 compression: str = ""):
         if not isinstance(unique_id, (bytes, bytearray)):
             raise invalid_argument(f"unique_id must be the bytes of strata.get_unique_id(), not "
                                    f"{type(unique_id).__name__}", rank=rank, operation="Communicator")
-        self._init(_strata.Communicator(int(nranks), int(rank), bytes(unique_id), name, float(timeout)))
+        self._init(_strata.Communicator(int(nranks), int(rank), bytes(unique_id), name, float(timeout),
+                                        str(compression)))
 
     def _init(self, native: Any) -> None:
         self._native = native
@@ -92,16 +94,17 @@ class Communicator:
         return [cls._wrap(native) for native in _strata.Communicator.local(int(nranks), name)]
 
     @classmethod
-    def from_mpi(cls, comm: Any = None, *, name: str = "", timeout: float = 0.0) -> "Communicator":
+    def from_mpi(cls, comm: Any = None, *, name: str = "", timeout: float = 0.0,
+                 compression: str = "") -> "Communicator":
         """The ranks of an mpi4py communicator (default MPI.COMM_WORLD)."""
         from ._rendezvous import from_mpi
-        return from_mpi(cls, comm, name=name, timeout=timeout)
+        return from_mpi(cls, comm, name=name, timeout=timeout, compression=compression)
 
     @classmethod
-    def from_env(cls, *, name: str = "", timeout: float = 0.0) -> "Communicator":
+    def from_env(cls, *, name: str = "", timeout: float = 0.0, compression: str = "") -> "Communicator":
         """Rendezvous as torchrun sets it up: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE."""
         from ._rendezvous import from_env
-        return from_env(cls, name=name, timeout=timeout)
+        return from_env(cls, name=name, timeout=timeout, compression=compression)
 
     # -- state ---------------------------------------------------------------
     @property
@@ -152,12 +155,18 @@ class Communicator:
             return f"<strata.Communicator rank {self._rank} (destroyed)>"
         return f"<strata.Communicator '{self.name}' rank {self.rank} of {self.size}>"
 
+    @property
+    def compression(self) -> str:
+        """The inter-site wire format in force, e.g. 'int8 (calls from 1048576 bytes, ...)' or 'none'."""
+        return self._native.compression
+
     def split(self, color: int, key: Optional[int] = None, *, name: str = "",
-              timeout: float = 0.0) -> Optional["Communicator"]:
+              timeout: float = 0.0, compression: str = "") -> Optional["Communicator"]:
         """Collective: ranks with the same color form a new communicator ordered
-        by (key, rank); a negative color returns None."""
+        by (key, rank); a negative color returns None. `compression` sets the
+        child's inter-site wire format (docs/compression.md); "" inherits."""
         child = self._call_now(lambda: self._native.split(int(color), self._rank if key is None else int(key),
-                                                         name, float(timeout)))
+                                                         name, float(timeout), str(compression)))
         return None if child is None else Communicator._wrap(child)
 
     def revoke(self) -> None:
@@ -203,11 +212,17 @@ class Communicator:
 
     # -- collectives ---------------------------------------------------------
     def all_reduce(self, send: Any, recv: Any = None, op: str = "sum", *, dtype: Optional[str] = None,
-                   scalar: Optional[float] = None, async_op: bool = False) -> Any:
-        """Element-wise reduction across ranks into recv (default: in place in send)."""
+                   scalar: Optional[float] = None, async_op: bool = False,
+                   error_feedback: Optional["ErrorFeedback"] = None) -> Any:
+        """Element-wise reduction across ranks into recv (default: in place in send).
+        error_feedback: a strata.ErrorFeedback, one per tensor, that carries what a
+        lossy inter-site wire format lost into the next call (docs/compression.md)."""
         s, r = self._pair(send, recv, "all_reduce")
         self._same_size(s, r, "all_reduce")
-        return self._reduction("all_reduce", s, r, op, dtype, scalar, r, async_op)
+        if error_feedback is not None and not isinstance(error_feedback, _strata.ErrorFeedback):
+            raise invalid_argument(f"error_feedback must be a strata.ErrorFeedback, not {type(error_feedback).__name__}",
+                                   rank=self._rank, operation="all_reduce")
+        return self._reduction("all_reduce", s, r, op, dtype, scalar, r, async_op, error_feedback=error_feedback)
 
     def reduce(self, send: Any, recv: Any = None, op: str = "sum", root: int = 0, *, dtype: Optional[str] = None,
                scalar: Optional[float] = None, async_op: bool = False) -> Any:
@@ -350,13 +365,13 @@ class Communicator:
                                    f"{block.nbytes} is {block.nbytes * self.size}", rank=self._rank,
                                    operation=operation)
 
-    def _reduction(self, operation, s, r, op, dtype, scalar, result, async_op, root=0):
+    def _reduction(self, operation, s, r, op, dtype, scalar, result, async_op, root=0, error_feedback=None):
         plan = plan_reduction(s, r, op, dtype, scalar, rank=self._rank, operation=operation)
         count = plan.recv.nbytes // SIZES[plan.dtype]  # reduce_scatter: the elements each rank keeps
         call = _Call(operation, after=plan.after, result=result)
         call.native.append(dict(collective=COLLECTIVES[operation], send=plan.send, recv=plan.recv, count=count,
                                 dtype=plan.dtype, op=plan.op, root=int(root), finish=plan.finish,
-                                divisor=self.size, scalar=plan.scalar))
+                                divisor=self.size, scalar=plan.scalar, error_feedback=error_feedback))
         return self._dispatch(call, async_op)
 
     def _move(self, operation, s, r, count_bytes, result, async_op, root=0):

@@ -11,14 +11,14 @@ from . import _strata
 from ._errors import invalid_argument
 
 
-def from_mpi(cls: Any, comm: Any, *, name: str, timeout: float) -> Any:
+def from_mpi(cls: Any, comm: Any, *, name: str, timeout: float, compression: str = "") -> Any:
     """Rank 0 of the mpi4py communicator makes a unique id and broadcasts it."""
     if comm is None:
         from mpi4py import MPI
         comm = MPI.COMM_WORLD
     unique_id = _strata.get_unique_id() if comm.Get_rank() == 0 else None
     unique_id = comm.bcast(unique_id, root=0)
-    return cls(comm.Get_size(), comm.Get_rank(), unique_id, name=name, timeout=timeout)
+    return cls(comm.Get_size(), comm.Get_rank(), unique_id, name=name, timeout=timeout, compression=compression)
 
 
 def _env_int(name: str, rank: Any) -> int:
@@ -50,7 +50,7 @@ def strata_port(master_port: int) -> int:
     return int(configured) if int(configured) > 0 else master_port + 1
 
 
-def from_env(cls: Any, *, name: str, timeout: float) -> Any:
+def from_env(cls: Any, *, name: str, timeout: float, compression: str = "") -> Any:
     host, master_port, rank, size = env_rendezvous()
     port = strata_port(master_port)
     # Every rank derives the same session key; a stray process from another
@@ -59,4 +59,4 @@ def from_env(cls: Any, *, name: str, timeout: float) -> Any:
     unique_id = _strata.unique_id_at(host, port, key)
     if rank == 0:
         _strata.start_root_for(unique_id, timeout)
-    return cls(size, rank, unique_id, name=name, timeout=timeout)
+    return cls(size, rank, unique_id, name=name, timeout=timeout, compression=compression)

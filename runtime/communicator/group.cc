@@ -92,8 +92,10 @@ class GroupRunner {
     }
     BoundOperation bound;
     bound.schedule = plan.schedule.get();
+    // Bound on every rank, so that a state of the wrong shape fails
+    // everywhere alike, also where this rank's part encodes nothing.
     std::byte* feedback = nullptr;
-    if (schedule.feedback_bytes > 0)
+    if (op.request.error_feedback)
       feedback = reinterpret_cast<std::byte*>(op.error_feedback->bind(&comm, op.request.count, comm.rank()));
     bound.buffers = {static_cast<std::byte*>(const_cast<void*>(op.send)), static_cast<std::byte*>(op.recv), memory,
                      feedback};
