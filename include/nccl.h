@@ -348,6 +348,14 @@ ncclResult_t pncclGroupStart(void);
 ncclResult_t pncclGroupEnd(void);
 ncclResult_t pncclGroupSimulateEnd(ncclSimInfo_t* simInfo);
 
+/* Strata extensions (not in NVIDIA's NCCL). */
+/* Collective over `comm`: a communicator of the same ranks whose AllReduce
+   encodes its inter-site leg in `format` ("none", "bf16", "int8",
+   "fp8-e4m3", "int4", "zstd", "bf16+zstd"; docs/compression.md). Every rank
+   must pass the same format, or every rank gets ncclInvalidArgument.
+   STRATA_COMPRESSION sets the same for every communicator of a process. */
+ncclResult_t strataNcclCommSplitCompressed(ncclComm_t comm, const char* format, ncclComm_t* newcomm);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

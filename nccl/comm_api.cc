@@ -128,6 +128,23 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
   });
 }
 
+ncclResult_t strataNcclCommSplitCompressed(ncclComm_t comm, const char* format, ncclComm_t* newcomm) {
+  static constexpr const char* kName = "strataNcclCommSplitCompressed";
+  return guard(kName, [&] {
+    const CommRef ref = usable_comm(comm, kName);
+    check_out_pointer(newcomm, "newcomm", ref.context);
+    *newcomm = nullptr;
+    if (format == nullptr) fail(ErrorCode::kInvalidArgument, ref.context, "format is NULL");
+    drain_staging(ref.comm.get());
+    CreateWork work = [parent = ref.comm, wire = std::string(format)] {
+      CommParts parts;
+      parts.comm = parent->split(0, parent->rank(), runtime::CommOptions{.compression = wire});
+      return parts;
+    };
+    *newcomm = create_comm(std::move(work), true, -1, 0, ref.cuda_device);
+  });
+}
+
 // The survivors' communicator. NCCL_SHRINK_ABORT first revokes the parent,
 // so that calls still pending on it (a peer died) return at once; the
 // runtime's shrink talks only to the survivors either way.

@@ -98,6 +98,32 @@ TEST_F(ncclInitAll, SplitEveryRankInsideAGroup) {
   }
 }
 
+// Strata's extension: the same ranks with an inter-site wire format. One
+// host has no inter-site leg, so results stay exact; bad arguments are
+// refused at once, naming them.
+TEST_F(ncclInitAll, SplitCompressedKeepsTheRanks) {
+  ncclComm_t dummy = nullptr;
+  EXPECT_TRUE(FailsWith(strataNcclCommSplitCompressed(comms_[0], nullptr, &dummy), ncclInvalidArgument, {"format"}));
+  EXPECT_TRUE(FailsWith(strataNcclCommSplitCompressed(comms_[0], "int8", nullptr), ncclInvalidArgument, {"newcomm"}));
+  std::array<ncclComm_t, kRanks> packed{};
+  NCCL_ASSERT_OK(ncclGroupStart());
+  for (int rank = 0; rank < kRanks; ++rank)
+    NCCL_ASSERT_OK(strataNcclCommSplitCompressed(comms_[rank], "int8", &packed[rank]));
+  NCCL_ASSERT_OK(ncclGroupEnd());
+  std::array<float, kRanks> values{1.5f, 10, 100};
+  NCCL_ASSERT_OK(ncclGroupStart());
+  for (int rank = 0; rank < kRanks; ++rank)
+    NCCL_ASSERT_OK(ncclAllReduce(&values[rank], &values[rank], 1, ncclFloat, ncclSum, packed[rank], kStream));
+  NCCL_ASSERT_OK(ncclGroupEnd());
+  EXPECT_EQ(values, (std::array<float, kRanks>{111.5f, 111.5f, 111.5f}));
+  for (int rank = 0; rank < kRanks; ++rank) {
+    int count = 0;
+    NCCL_EXPECT_OK(ncclCommCount(packed[rank], &count));
+    EXPECT_EQ(count, kRanks);
+    NCCL_EXPECT_OK(ncclCommDestroy(packed[rank]));
+  }
+}
+
 // ncclCommInitRank for two ranks from one thread: each call returns a
 // pending handle, and both are created together at ncclGroupEnd.
 TEST(ncclInitRankInGroup, TwoRanksFromOneThread) {

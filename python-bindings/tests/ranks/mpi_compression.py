@@ -88,3 +88,45 @@ def test_error_feedback_state_is_checked(world):
 def test_disagreeing_ranks_fail_at_creation(world):
     with pytest.raises(strata.InvalidArgumentError, match="disagree"):
         world.split(0, compression="bf16" if world.rank == 1 else "int8")
+
+
+def ddp_loss(world, fmt, error_feedback):
+    """A small model under DDP whose gradients go through the Strata hook."""
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    import strata.torch as st
+    if not dist.is_initialized():
+        dist.init_process_group("strata", init_method="file:///tmp/strata-compression-ddp-" +
+                                str(MPI.COMM_WORLD.bcast(np.random.randint(1 << 30), root=0)),
+                                rank=world.rank, world_size=world.size)
+    comm = world.split(0, compression=fmt, name="ddp-" + fmt)
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.Tanh(), torch.nn.Linear(256, 1))
+    ddp = DDP(model, bucket_cap_mb=0.05)
+    ddp.register_comm_hook(st.CompressionHookState(comm, error_feedback=error_feedback), st.compressed_allreduce_hook)
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05)
+    data = torch.Generator().manual_seed(11 + world.rank)
+    teacher = torch.Generator().manual_seed(3)
+    w_true = torch.randn(64, 1, generator=teacher)
+    for _ in range(150):
+        x = torch.randn(64, 64, generator=data)
+        y = torch.tanh(x @ w_true)
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(ddp(x), y)
+        loss.backward()
+        optimizer.step()
+    comm.destroy()
+    return MPI.COMM_WORLD.allreduce(float(loss)) / MPI.COMM_WORLD.Get_size()
+
+
+def test_ddp_hook_with_int8_and_int4_feedback_matches_exact(world):
+    pytest.importorskip("torch")
+    exact = ddp_loss(world, "none", False)
+    int8 = ddp_loss(world, "int8", True)
+    int4 = ddp_loss(world, "int4", True)
+    if world.rank == 0:
+        print(f"DDP final losses: exact {exact:.6f}, int8+ef {int8:.6f}, int4+ef {int4:.6f}")
+    assert abs(int8 - exact) <= 0.01 * exact
+    assert abs(int4 - exact) <= 0.02 * exact
