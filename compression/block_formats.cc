@@ -13,12 +13,21 @@ namespace {
 
 constexpr float kRawBlock = -1.0f;
 
+// Round to nearest even for |x| < 2^22 with SSE2 arithmetic alone: adding
+// and removing 1.5 * 2^23 drops the fraction in the FPU's own rounding.
+// std::nearbyint is a libm call per value at the x86-64 baseline, which
+// kept the int8 encoder at 1.7 GB/s.
+inline float round_even(float x) {
+  constexpr float kMagic = 12582912.0f;
+  return (x + kMagic) - kMagic;
+}
+
 // What one format does to one scaled value.
 struct Int8Code {
   static constexpr float kMax = 127;
   static constexpr size_t bytes(uint64_t n) { return n; }
   static void put(std::byte* out, uint64_t i, float scaled) {
-    out[i] = static_cast<std::byte>(static_cast<int8_t>(std::clamp(std::nearbyint(scaled), -kMax, kMax)));
+    out[i] = static_cast<std::byte>(static_cast<int8_t>(std::clamp(round_even(scaled), -kMax, kMax)));
   }
   static float get(const std::byte* in, uint64_t i) { return static_cast<int8_t>(in[i]); }
 };
@@ -36,7 +45,7 @@ struct Int4Code {
   static constexpr float kMax = 7;
   static constexpr size_t bytes(uint64_t n) { return (n + 1) / 2; }
   static void put(std::byte* out, uint64_t i, float scaled) {
-    const auto q = static_cast<uint8_t>(static_cast<int>(std::clamp(std::nearbyint(scaled), -kMax, kMax)) & 0xf);
+    const auto q = static_cast<uint8_t>(static_cast<int>(std::clamp(round_even(scaled), -kMax, kMax)) & 0xf);
     std::byte& slot = out[i / 2];
     slot = (i % 2 == 0) ? static_cast<std::byte>(q) : (slot | static_cast<std::byte>(q << 4));
   }
@@ -50,14 +59,20 @@ struct Int4Code {
 template <class Code>
 size_t encode_block(const float* src, uint64_t n, float* residual, std::byte* out) {
   float values[256];
-  float largest = 0;
-  bool finite = true;
-  for (uint64_t i = 0; i < n; ++i) {
-    values[i] = residual ? src[i] + residual[i] : src[i];
-    finite &= std::isfinite(values[i]);
-    largest = std::max(largest, std::fabs(values[i]));
+  if (residual) {
+    for (uint64_t i = 0; i < n; ++i) values[i] = src[i] + residual[i];
+  } else {
+    std::memcpy(values, src, n * sizeof(float));
   }
-  if (!finite) {  // raw, so that an overflow check after the collective still sees it
+  // Branch-free so that it vectorises: a NaN fails the <= and counts as not finite.
+  float largest = 0;
+  int not_finite = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const float magnitude = std::fabs(values[i]);
+    not_finite |= !(magnitude <= 3.4028235e38f);
+    largest = magnitude > largest ? magnitude : largest;
+  }
+  if (not_finite) {  // raw, so that an overflow check after the collective still sees it
     std::memcpy(out, &kRawBlock, sizeof(float));
     std::memcpy(out + sizeof(float), values, n * sizeof(float));
     if (residual) std::fill(residual, residual + n, 0.0f);
@@ -66,7 +81,13 @@ size_t encode_block(const float* src, uint64_t n, float* residual, std::byte* ou
   const float scale = largest / Code::kMax;
   std::memcpy(out, &scale, sizeof scale);
   std::byte* codes = out + sizeof(float);
-  for (uint64_t i = 0; i < n; ++i) Code::put(codes, i, scale > 0 ? values[i] / scale : 0.0f);
+  // A multiply by the reciprocal, unless it would overflow (a block of tiny values).
+  const float inverse = scale >= 1e-30f ? 1.0f / scale : 0.0f;
+  if (scale == 0 || inverse > 0) {
+    for (uint64_t i = 0; i < n; ++i) Code::put(codes, i, values[i] * inverse);
+  } else {
+    for (uint64_t i = 0; i < n; ++i) Code::put(codes, i, values[i] / scale);
+  }
   if (residual)
     for (uint64_t i = 0; i < n; ++i) residual[i] = values[i] - Code::get(codes, i) * scale;
   return sizeof(float) + Code::bytes(n);
