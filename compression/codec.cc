@@ -65,11 +65,11 @@ size_t max_encoded_bytes(Format format, uint64_t elements) {
 }
 
 size_t encode(Format format, const float* src, uint64_t count, float* residual, std::byte* out) {
+  if (format == Format::kNone) fail(ErrorCode::kInternal, {}, "encode called for format none");
   uint8_t flags = 0;
   size_t payload = 0;
   std::byte* body = out + kHeaderBytes;
   switch (format) {
-    case Format::kNone: fail(ErrorCode::kInternal, {}, "encode called for format none");
     case Format::kBf16: payload = encode_bf16(src, count, residual, body); break;
     case Format::kZstd:
     case Format::kBf16Zstd: payload = encode_lossless(format, src, count, residual, body, flags); break;
@@ -97,9 +97,9 @@ void decode(Format format, const std::byte* message, size_t bytes, float* dst, u
     malformed("it is in format {} where this rank expects {} (do all ranks set the same STRATA_COMPRESSION?)",
               format_name(static_cast<Format>(header.format)), format_name(format));
   if (header.elements != count) malformed("it holds {} values where {} are expected", header.elements, count);
+  if (format == Format::kNone) fail(ErrorCode::kInternal, {}, "decode called for format none");
   Reader payload(message + kHeaderBytes, bytes - kHeaderBytes);
   switch (format) {
-    case Format::kNone: fail(ErrorCode::kInternal, {}, "decode called for format none");
     case Format::kBf16: decode_bf16(payload, dst, count); break;
     case Format::kZstd:
     case Format::kBf16Zstd: decode_lossless(format, header.flags, payload, dst, count); break;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ ninja-build pkg-config ccache
+  cmake g++ clang ninja-build pkg-config ccache
   libucx-dev libopenmpi-dev openmpi-bin libhwloc-dev
   libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libssl-dev libzstd-dev
   libgloo-dev
