@@ -28,8 +28,7 @@ Sweep::Sweep(runtime::Communicator& comm, const PerfOptions& options, std::vecto
                             .compression = std::string(compression::format_name(pass.format))});
       pass.comm = split.get();
     } else {
-      pass.format = compression::parse_format(comm.compression().substr(0, comm.compression().find(' '))).value_or(
-          compression::Format::kNone);
+      pass.format = comm.wire_format();  // STRATA_COMPRESSION's
     }
     passes_.push_back(std::move(pass));
   }

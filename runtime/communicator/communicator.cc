@@ -126,6 +126,7 @@ PlanChoice Communicator::plan(const Operation& op) const {
 double Communicator::timeout_s() const { return impl_->limits.timeout_s; }
 
 std::string Communicator::compression() const { return impl_->compression.describe(); }
+compression::Format Communicator::wire_format() const { return impl_->compression.format; }
 
 float* ErrorFeedback::bind(const Communicator* comm, uint64_t count, int rank) {
   if (comm_ == nullptr) {

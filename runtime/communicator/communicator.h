@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "collectives/request.h"
+#include "compression/codec.h"
 #include "common/datatype.h"
 #include "common/error.h"
 #include "topology/topology.h"
@@ -141,6 +142,7 @@ class Communicator {
   double timeout_s() const;
   // The compression settings in force, e.g. "int8 (calls from 1048576 bytes, links under 25 Gbit/s)" or "none".
   std::string compression() const;
+  strata::compression::Format wire_format() const;  // the format alone
 
   // Internal: used by the group executor.
   struct Impl;

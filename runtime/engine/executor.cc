@@ -149,32 +149,36 @@ class OperationRun {
       compression::decode(op_->schedule->request.wan_format, message, compression::message_bytes(message, step.src.bytes),
                           reinterpret_cast<float*>(address(step.dst)), elements(step.dst));
     } catch (const Error& error) {
-      cancel_in_flight();
-      fail(ErrorCode::kRemote, {op_->rank, -1, std::string(collectives::collective_name(op_->schedule->request.collective))},
-           "{}", error.what());
+      fail_codec(-1, error);
     }
   }
 
-  // An encoded message must be exactly as long as it says.
+  // An encoded message must be exactly as long as its header says.
   void check_arrival(StepId id) {
-    const Step& step = (*steps_)[id];
     const uint64_t got = completions_[id].received_bytes;
     try {
-      if (compression::message_bytes(address(step.dst), got) == got) return;
-      fail(ErrorCode::kRemote, {}, "compressed message rejected: its header does not match the {} bytes that arrived", got);
+      const uint64_t claimed = compression::message_bytes(address((*steps_)[id].dst), got);
+      if (claimed != got)
+        fail(ErrorCode::kRemote, {}, "compressed message rejected: it claims {} bytes but {} arrived", claimed, got);
     } catch (const Error& error) {
-      cancel_in_flight();
-      fail(ErrorCode::kRemote, {op_->rank, step.peer, std::string(collectives::collective_name(op_->schedule->request.collective))},
-           "from rank {}: {}", step.peer, error.what());
+      fail_codec((*steps_)[id].peer, error);
     }
+  }
+
+  // A message the codec rejected fails the call, naming this rank and the sender.
+  [[noreturn]] void fail_codec(int peer, const Error& error) {
+    cancel_in_flight();
+    fail(ErrorCode::kRemote, {op_->rank, peer, std::string(collectives::collective_name(op_->schedule->request.collective))},
+         "{}{}", peer >= 0 ? fmt::format("from rank {}: ", peer) : "", error.what());
   }
 
   // Posts a transfer; returns false if there is nothing to move (zero bytes:
   // both sides know the length, so neither sends a message).
   bool post(StepId id, const Step& step) {
     uint64_t bytes = step.kind == StepKind::kSend ? step.src.bytes : step.dst.bytes;
-    if (bytes == 0) return false;
-    if (step.encoded && step.kind == StepKind::kSend) bytes = compression::message_bytes(address(step.src), bytes);  // a zero-length reduce has nothing to do
+    if (bytes == 0) return false;  // a zero-length reduce has nothing to do
+    // An encoded message sends only its own length (the region is its capacity).
+    if (step.encoded && step.kind == StepKind::kSend) bytes = compression::message_bytes(address(step.src), bytes);
     const int peer = op_->transport_rank_of[step.peer];
     if (is_far(step.peer) && !op_->far_traffic->started) {
       op_->far_traffic->started = true;
