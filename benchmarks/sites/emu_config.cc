@@ -12,10 +12,12 @@ constexpr const char* kUsage =
     "usage: strata-wan-emu --site NAME:NETNS_PATH:TUN [--site ...]\n"
     "         --link I>J:delay_us=N,jitter_us=N,rate_bps=N,loss=P,"
     "queue_bytes=N,reorder=0|1 [--link ...]\n"
-    "         --stats FILE [--stats-interval-ms N] [--late-threshold-us N]\n"
+    "         --stats FILE [--links-file FILE] [--stats-interval-ms N]\n"
+    "         [--late-threshold-us N]\n"
     "         [--warn-interval-ms N] [--seed N] [--rt-priority N]\n"
     "Moves IPv4 packets between per-site TUN devices; site j owns "
     "198.18.j.0/24.\n"
+    "SIGHUP rereads --links-file (\"generation N\", then --link lines).\n"
     "Normally started by `strata-sites up`, not by hand.\n";
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -96,11 +98,6 @@ bool parse_link(std::string_view text, size_t& from, size_t& to,
   return true;
 }
 
-struct PendingLink {
-  size_t from, to;
-  LinkParams params;
-};
-
 bool parse_ms_option(const char* value, int64_t scale, int64_t& out) {
   int64_t n = 0;
   if (!parse_number(std::string_view(value), n) || n <= 0) return false;
@@ -109,7 +106,7 @@ bool parse_ms_option(const char* value, int64_t scale, int64_t& out) {
 }
 
 bool parse_one(std::string_view flag, const char* value, EmuConfig& config,
-               std::vector<PendingLink>& links) {
+               std::vector<LinkUpdate>& links) {
   if (flag == "--site") {
     SiteSpec site;
     if (!parse_site(value, site)) return false;
@@ -117,13 +114,17 @@ bool parse_one(std::string_view flag, const char* value, EmuConfig& config,
     return true;
   }
   if (flag == "--link") {
-    PendingLink link{};
+    LinkUpdate link{};
     if (!parse_link(value, link.from, link.to, link.params)) return false;
     links.push_back(link);
     return true;
   }
   if (flag == "--stats") {
     config.stats_path = value;
+    return true;
+  }
+  if (flag == "--links-file") {
+    config.links_path = value;
     return true;
   }
   if (flag == "--seed") return parse_number(std::string_view(value), config.seed);
@@ -138,17 +139,38 @@ bool parse_one(std::string_view flag, const char* value, EmuConfig& config,
   return false;
 }
 
-bool place_links(const std::vector<PendingLink>& pending, EmuConfig& config) {
+bool is_site_pair(const LinkUpdate& link, size_t site_count) {
+  if (link.from < site_count && link.to < site_count && link.from != link.to) {
+    return true;
+  }
+  std::fprintf(stderr, "strata-wan-emu: link %zu>%zu: no such site pair\n",
+               link.from, link.to);
+  return false;
+}
+
+bool place_links(const std::vector<LinkUpdate>& pending, EmuConfig& config) {
   size_t n = config.sites.size();
   config.links.assign(n * n, std::nullopt);
-  for (const PendingLink& link : pending) {
-    if (link.from >= n || link.to >= n || link.from == link.to) {
-      std::fprintf(stderr, "strata-wan-emu: link %zu>%zu: no such site pair\n",
-                   link.from, link.to);
-      return false;
-    }
+  for (const LinkUpdate& link : pending) {
+    if (!is_site_pair(link, n)) return false;
     config.links[link.from * n + link.to] = link.params;
   }
+  return true;
+}
+
+bool parse_update_line(std::string_view line, size_t site_count,
+                       LinkUpdates& out, bool& has_generation) {
+  constexpr std::string_view kGeneration = "generation ";
+  if (line.starts_with(kGeneration)) {
+    has_generation = true;
+    return parse_number(line.substr(kGeneration.size()), out.generation);
+  }
+  LinkUpdate link{};
+  if (!parse_link(line, link.from, link.to, link.params) ||
+      !is_site_pair(link, site_count)) {
+    return false;
+  }
+  out.links.push_back(link);
   return true;
 }
 
@@ -156,7 +178,7 @@ bool place_links(const std::vector<PendingLink>& pending, EmuConfig& config) {
 
 std::optional<EmuConfig> parse_emu_args(int argc, char** argv) {
   EmuConfig config;
-  std::vector<PendingLink> links;
+  std::vector<LinkUpdate> links;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "-h" || flag == "--help") {
@@ -178,6 +200,27 @@ std::optional<EmuConfig> parse_emu_args(int argc, char** argv) {
   }
   if (!place_links(links, config)) return std::nullopt;
   return config;
+}
+
+std::optional<LinkUpdates> parse_link_updates(std::string_view text,
+                                              size_t site_count) {
+  LinkUpdates updates;
+  bool has_generation = false;
+  for (std::string_view line : split(text, '\n')) {
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (!parse_update_line(line, site_count, updates, has_generation)) {
+      std::fprintf(stderr, "strata-wan-emu: links file: bad line '%.*s'\n",
+                   int(line.size()), line.data());
+      return std::nullopt;
+    }
+  }
+  if (!has_generation) {
+    std::fputs("strata-wan-emu: links file has no 'generation N' line\n",
+               stderr);
+    return std::nullopt;
+  }
+  return updates;
 }
 
 }  // namespace strata::sites

@@ -72,14 +72,16 @@ void write_body(FILE* f, const StatsView& view, int64_t now_ns) {
                "{\"pid\": %d, \"written_unix\": %.3f, \"uptime_s\": %.3f, "
                "\"wakeups\": %llu, \"oversleep_max_us\": %.1f, "
                "\"busy_max_us\": %.1f, \"queued_pkts\": %llu, "
-               "\"pool_bytes\": %llu,\n \"sites\": [\n",
+               "\"pool_bytes\": %llu, \"links_generation\": %llu,\n"
+               " \"sites\": [\n",
                int(getpid()), unix_now_s(),
                double(now_ns - view.loop.started_ns) * 1e-9,
                (unsigned long long)view.loop.wakeups,
                double(view.loop.oversleep_max_ns) * 1e-3,
                double(view.loop.busy_max_ns) * 1e-3,
                (unsigned long long)view.loop.queued_pkts,
-               (unsigned long long)view.loop.pool_bytes);
+               (unsigned long long)view.loop.pool_bytes,
+               (unsigned long long)view.loop.links_generation);
   for (size_t i = 0; i < view.sites.size(); ++i) {
     if (i) std::fputs(",\n", f);
     write_site(f, i, view.config.sites[i], view.sites[i]);

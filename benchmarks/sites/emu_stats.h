@@ -27,6 +27,7 @@ struct LoopCounters {
   int64_t busy_max_ns = 0;       // longest stretch between two ppoll calls
   uint64_t queued_pkts = 0;      // packets waiting in the delay line now
   uint64_t pool_bytes = 0;       // packet memory high-water
+  uint64_t links_generation = 0; // last links file applied (SIGHUP)
 };
 
 struct StatsView {

@@ -10,6 +10,10 @@
 // All pending packets share one min-heap on (due, seq): with constant delay
 // per link each link's packets are already sorted, but one heap also covers
 // jitter-with-reorder and gives the next deadline for every link in O(1).
+//
+// SIGHUP rereads the links file (`strata-sites set`) between two packets, so
+// a rate or delay change needs no restart and TCP connections through the
+// link survive it; the stats are published at once for the CLI to wait on.
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,8 +25,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <optional>
 #include <queue>
+#include <sstream>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -36,6 +43,7 @@ namespace strata::sites {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_reload = 0;
 
 int64_t mono_ns() {
   timespec ts{};
@@ -76,6 +84,8 @@ class Emulator {
   void periodic(int64_t now);
   void warn_overloads();
   void warn_link(size_t k);
+  void reload_links();
+  bool apply_link_updates(const LinkUpdates& updates);
   timespec poll_timeout(int64_t now) const;
 
   EmuConfig config_;
@@ -215,6 +225,54 @@ void Emulator::periodic(int64_t now) {
   }
 }
 
+std::optional<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in.is_open()) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// All or nothing: a file naming a link this emulator does not have changes
+// no link at all.
+bool Emulator::apply_link_updates(const LinkUpdates& updates) {
+  size_t n = sites_.size();
+  for (const LinkUpdate& u : updates.links) {
+    if (!links_[u.from * n + u.to]) {
+      std::fprintf(stderr, "strata-wan-emu: links file: there is no link "
+                   "%zu>%zu to change\n", u.from, u.to);
+      return false;
+    }
+  }
+  int64_t now = mono_ns();
+  size_t changed = 0;
+  for (const LinkUpdate& u : updates.links) {
+    changed += links_[u.from * n + u.to]->set_params(u.params, now);
+  }
+  std::fprintf(stderr, "strata-wan-emu: links generation %llu: %zu of %zu "
+               "links changed\n", (unsigned long long)updates.generation,
+               changed, updates.links.size());
+  return true;
+}
+
+void Emulator::reload_links() {
+  if (config_.links_path.empty()) {
+    std::fputs("strata-wan-emu: SIGHUP ignored: no --links-file\n", stderr);
+    return;
+  }
+  std::optional<std::string> text = read_text_file(config_.links_path);
+  if (!text) {
+    std::fprintf(stderr, "strata-wan-emu: cannot read %s: %s\n",
+                 config_.links_path.c_str(), std::strerror(errno));
+    return;
+  }
+  std::optional<LinkUpdates> updates =
+      parse_link_updates(*text, sites_.size());
+  if (!updates || !apply_link_updates(*updates)) return;
+  loop_.links_generation = updates->generation;
+  next_stats_ns_ = 0;  // publish now: `strata-sites set` waits for it
+}
+
 timespec Emulator::poll_timeout(int64_t now) const {
   int64_t wake = std::min(next_stats_ns_, next_warn_ns_);
   if (!due_heap_.empty()) wake = std::min(wake, due_heap_.top().due_ns);
@@ -240,6 +298,10 @@ void Emulator::run() {
       int64_t wanted = now + timeout.tv_sec * 1'000'000'000 + timeout.tv_nsec;
       loop_.oversleep_max_ns = std::max(loop_.oversleep_max_ns, woke - wanted);
     }
+    if (g_reload) {
+      g_reload = 0;
+      reload_links();
+    }
     if (rc <= 0) continue;
     for (size_t i = 0; i < pollfds_.size(); ++i) {
       if (pollfds_[i].revents & POLLIN) read_site(i);
@@ -250,18 +312,21 @@ void Emulator::run() {
 }
 
 void on_signal(int) { g_stop = 1; }
+void on_reload(int) { g_reload = 1; }
 
-// SIGTERM/SIGINT stay blocked except inside ppoll, so a stop request wakes
-// the loop immediately instead of landing between syscalls.
+// SIGTERM/SIGINT/SIGHUP stay blocked except inside ppoll, so a stop or
+// reload request wakes the loop immediately instead of landing between
+// syscalls (and never interrupts a TUN read or write).
 void install_signals() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_reload;
+  sigaction(SIGHUP, &sa, nullptr);
   sigset_t blocked;
   sigemptyset(&blocked);
-  sigaddset(&blocked, SIGTERM);
-  sigaddset(&blocked, SIGINT);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&blocked, sig);
   sigprocmask(SIG_BLOCK, &blocked, nullptr);
 }
 

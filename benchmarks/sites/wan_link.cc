@@ -38,14 +38,44 @@ int64_t WanLink::jitter_ns() {
   return dist(rng_);
 }
 
+namespace {
+
+// Bits the wire sends in [from_ns, to_ns) at `rate_bps`; double because
+// (seconds of backlog) x (bit/s) overflows 64-bit ns arithmetic.
+double wire_bits(int64_t from_ns, int64_t to_ns, uint64_t rate_bps) {
+  return to_ns > from_ns ? double(to_ns - from_ns) * 1e-9 * double(rate_bps)
+                         : 0.0;
+}
+
+}  // namespace
+
 uint64_t WanLink::backlog_bytes(int64_t now_ns) const {
-  if (params_.rate_bps == 0 || tx_free_ns_ <= now_ns) return 0;
-  // double: (seconds of backlog) x (bit/s) overflows 64-bit ns arithmetic.
-  return uint64_t(double(tx_free_ns_ - now_ns) * 1e-9 *
-                  double(params_.rate_bps) / 8.0);
+  double bits = 0;
+  int64_t from = now_ns;
+  for (const EarlierWire& wire : earlier_wire_) {
+    bits += wire_bits(from, wire.end_ns, wire.rate_bps);
+    from = std::max(from, wire.end_ns);
+  }
+  bits += wire_bits(from, tx_free_ns_, params_.rate_bps);
+  return uint64_t(bits / 8.0);
+}
+
+bool WanLink::set_params(const LinkParams& params, int64_t now_ns) {
+  if (params == params_) return false;
+  if (params.rate_bps != params_.rate_bps) {
+    if (params_.rate_bps != 0 && tx_free_ns_ > now_ns) {
+      earlier_wire_.push_back({tx_free_ns_, params_.rate_bps});
+    }
+    ser_carry_ = 0;  // a remainder of the old rate's bit time
+  }
+  params_ = params;
+  return true;
 }
 
 Admission WanLink::admit(uint32_t len, int64_t now_ns) {
+  std::erase_if(earlier_wire_, [now_ns](const EarlierWire& wire) {
+    return wire.end_ns <= now_ns;
+  });
   counters_.rx_pkts++;
   counters_.rx_bytes += len;
   if (params_.loss > 0 &&

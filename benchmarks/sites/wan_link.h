@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "emu_config.h"
 
@@ -53,6 +54,10 @@ class WanLink {
                        int64_t now_ns, bool written, int64_t late_threshold_ns);
   // Bytes waiting for serialization at `now_ns` (the bottleneck queue).
   uint64_t backlog_bytes(int64_t now_ns) const;
+  // Parameters for packets admitted from `now_ns` on (`strata-sites set`).
+  // Packets already queued keep their due times: they serialize at the old
+  // rate, and new packets queue behind them. Returns false if unchanged.
+  bool set_params(const LinkParams& params, int64_t now_ns);
 
   // Worst lateness since the previous call (for per-window warnings).
   int64_t take_window_late_max_ns() {
@@ -65,10 +70,18 @@ class WanLink {
   const LinkCounters& counters() const { return counters_; }
 
  private:
+  // Wire time booked before a rate change: it drains at the old rate, so the
+  // queue keeps counting those packets' bytes exactly until they are sent.
+  struct EarlierWire {
+    int64_t end_ns;
+    uint64_t rate_bps;
+  };
+
   int64_t serialization_ns(uint32_t len);
   int64_t jitter_ns();
 
   LinkParams params_;
+  std::vector<EarlierWire> earlier_wire_;  // oldest first
   LinkCounters counters_;
   std::mt19937_64 rng_;
   int64_t tx_free_ns_ = 0;   // when the "wire" finishes the last packet

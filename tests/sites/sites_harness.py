@@ -36,14 +36,19 @@ def within(measured, configured, abs_tol, rel_tol):
 
 
 class Testbed:
-    def __init__(self, bin_dir, prefix=PREFIX):
+    def __init__(self, bin_dir, prefix=PREFIX, mgmt_octet=MGMT_OCTET):
         self.bin_dir = bin_dir
         self.cli_path = os.path.join(bin_dir, "strata-sites")
         self.prefix = prefix
+        self.mgmt_octet = mgmt_octet
         self.state_dir = f"/run/strata-sites/{prefix}"
 
+    def cli_command(self, *args):
+        return [self.cli_path, "--prefix", self.prefix, "--state-dir",
+                self.state_dir] + list(args)
+
     def cli(self, *args, check_rc=True, timeout=120):
-        cmd = [self.cli_path, "--prefix", self.prefix] + list(args)
+        cmd = self.cli_command(*args)
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout)
         if check_rc and proc.returncode != 0:
@@ -52,7 +57,7 @@ class Testbed:
         return proc
 
     def up(self, *args):
-        proc = self.cli("up", "--mgmt-octet", MGMT_OCTET, *args,
+        proc = self.cli("up", "--mgmt-octet", self.mgmt_octet, *args,
                         check_rc=False)
         if proc.returncode == EXIT_SKIP:
             raise Skip(proc.stderr.strip())
@@ -75,6 +80,11 @@ class Testbed:
     def settle_stats(self):
         """The emulator rewrites its counters every 200 ms."""
         time.sleep(0.5)
+
+    def emulator_stats(self):
+        """The emulator's own view (stats.json), params as it applies them."""
+        with open(os.path.join(self.state_dir, "stats.json")) as f:
+            return json.load(f)
 
     def measure(self, *args):
         return json.loads(self.cli("measure", *args, "--json").stdout)
@@ -146,7 +156,7 @@ def _diagnose(testbed):
     print("\n".join(testbed.emulator_log().splitlines()[-20:]))
 
 
-def run_test(test_fn, description):
+def run_test(test_fn, description, prefix=PREFIX, mgmt_octet=MGMT_OCTET):
     """Parses --bin/--mpi-prog, runs test_fn(testbed, args), cleans up."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--bin", required=True, help="dir with strata-sites")
@@ -155,7 +165,7 @@ def run_test(test_fn, description):
     if os.geteuid() != 0:
         print("SKIP: the sites tests need root (netns, TUN, bridge)")
         return EXIT_SKIP
-    testbed = Testbed(args.bin)
+    testbed = Testbed(args.bin, prefix, mgmt_octet)
     testbed.down()   # a crashed earlier run must not fail this one
     started = time.monotonic()
     rc = 0
@@ -179,5 +189,7 @@ def run_test(test_fn, description):
     return rc
 
 
-def main(test_fn, description):
-    sys.exit(run_test(test_fn, description))
+def main(test_fn, description, **testbed):
+    """testbed: prefix= and mgmt_octet=, for a test that may run beside
+    the others."""
+    sys.exit(run_test(test_fn, description, **testbed))

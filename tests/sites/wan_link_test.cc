@@ -1,5 +1,5 @@
 // Unit tests of the WAN link model (no root, no network): rate, queue,
-// delay, jitter ordering, loss and lateness bookkeeping.
+// delay, jitter ordering, loss, lateness bookkeeping and live changes.
 #include "wan_link.h"
 
 #include <gtest/gtest.h>
@@ -104,6 +104,42 @@ TEST(WanLink, FailedWriteIsADropNotADelivery) {
   link.record_delivery(500, 0, a.due_ns, 0, false, kMs);
   EXPECT_EQ(link.counters().drop_write_pkts, 1u);
   EXPECT_EQ(link.counters().tx_pkts, 0u);
+}
+
+TEST(WanLink, RateChangeAppliesToPacketsAdmittedAfterIt) {
+  WanLink link(params(10 * kMs, 8'000'000), 1);  // 1 byte per us
+  EXPECT_EQ(link.admit(1000, 0).due_ns, 11 * kMs);
+  EXPECT_EQ(link.admit(1000, 0).due_ns, 12 * kMs);
+  EXPECT_TRUE(link.set_params(params(10 * kMs, 4'000'000), 0));
+  // Queued behind the wire's 2 ms, then 2 ms per packet at half the rate.
+  EXPECT_EQ(link.admit(1000, 0).due_ns, 14 * kMs);
+  EXPECT_EQ(link.admit(1000, 20 * kMs).due_ns, 32 * kMs);
+}
+
+TEST(WanLink, BacklogCountsBytesQueuedBeforeARateChangeExactly) {
+  WanLink link(params(0, 8'000'000), 1);
+  for (int k = 0; k < 4; ++k) link.admit(1000, 0);  // wire busy until 4 ms
+  link.set_params(params(0, 2'000'000), kMs);       // 1 byte per 4 us
+  EXPECT_EQ(link.backlog_bytes(kMs), 3000u);
+  link.admit(1000, kMs);                            // wire busy until 8 ms
+  EXPECT_EQ(link.backlog_bytes(2 * kMs), 3000u);    // 2000 old + 1000 new
+  EXPECT_EQ(link.backlog_bytes(6 * kMs), 500u);
+  EXPECT_EQ(link.backlog_bytes(8 * kMs), 0u);
+}
+
+TEST(WanLink, DelayAndLossChangesKeepFifoOrder) {
+  WanLink link(params(20 * kMs, 0), 1);
+  int64_t before = link.admit(100, 0).due_ns;
+  LinkParams shorter = params(5 * kMs, 0);
+  shorter.loss = 1.0;
+  EXPECT_TRUE(link.set_params(shorter, kMs));
+  EXPECT_FALSE(link.set_params(shorter, kMs));
+  EXPECT_EQ(link.admit(100, kMs).verdict, Admission::Verdict::kDropLoss);
+  shorter.loss = 0;
+  link.set_params(shorter, kMs);
+  EXPECT_EQ(link.admit(100, kMs).due_ns, before);  // not before the first
+  EXPECT_EQ(link.admit(100, 30 * kMs).due_ns, 35 * kMs);
+  EXPECT_EQ(link.params().delay_ns, 5 * kMs);
 }
 
 }  // namespace

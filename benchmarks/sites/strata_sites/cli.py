@@ -1,4 +1,4 @@
-"""strata-sites command line: up, down, status, run, exec, measure."""
+"""strata-sites command line: up, down, status, set, run, exec, measure."""
 
 import argparse
 import json
@@ -11,12 +11,16 @@ from . import state as state_mod
 from .shell import (EXIT_ALREADY_UP, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE,
                     SitesError, log)
 
+# `up` and `down` hold the prefix's lock while they build or remove a whole
+# testbed; `set` waits for them, but not forever.
+SET_LOCK_TIMEOUT_S = 60
 EPILOG = """exit codes: 0 ok, 1 error, 2 usage, 3 not up, 4 already up with
 another configuration, 77 missing privilege or kernel feature (not root, no
 network namespaces / TUN / bridge). See docs/testbed.md."""
 
 
 def _requested_topology(args):
+    """(site names, link specs, default fields) as `up` was asked."""
     names, specs, defaults = None, [], {}
     if args.config:
         names, specs, defaults = config_mod.load_config_file(args.config)
@@ -26,9 +30,7 @@ def _requested_topology(args):
         names = config_mod.site_names(count=args.sites)
     if args.default:
         defaults.update(config_mod.parse_fields(args.default))
-    links = config_mod.resolve_links(names, specs + (args.link or []),
-                                     defaults)
-    return names, links
+    return names, specs + (args.link or []), defaults
 
 
 def _same_topology(old, new):
@@ -49,9 +51,12 @@ def _is_live(paths, state):
 
 
 def cmd_up(args, paths):
-    names, links = _requested_topology(args)
+    names, specs, defaults = _requested_topology(args)
+    links = config_mod.resolve_links(names, specs, defaults)
     new = netsetup.plan(paths, names, links, args.mtu, args.mgmt_octet,
                         args.tcp_cc, args.seed, args.emu_priority)
+    # What `set` re-resolves with its specs appended (queue sizes follow).
+    new.update(link_specs=specs, link_defaults=defaults, links_generation=0)
     if args.dry_run:
         print(json.dumps(new, indent=1))
         return EXIT_OK
@@ -105,6 +110,35 @@ def cmd_status(args, paths):
             log(f"no testbed up (prefix '{paths.prefix}')")
         return EXIT_NOT_UP
     print(json.dumps(info, indent=1) if args.json else status.render_text(info))
+    return EXIT_OK
+
+
+def _set_links(paths, state, new_specs):
+    """Re-resolves the links as if `up` had been given new_specs last,
+    hands them to the running emulator and records them."""
+    if "link_specs" not in state:
+        raise SitesError("this testbed was made by an older strata-sites; run "
+                         "'strata-sites down' and 'up' again to use 'set'")
+    names = [s["name"] for s in state["sites"]]
+    specs = state["link_specs"] + new_specs
+    links = config_mod.links_to_json(config_mod.resolve_links(
+        names, specs, state["link_defaults"]))
+    generation = 1 + max(state.get("links_generation", 0),
+                         emulator.applied_generation(paths))
+    seconds = emulator.update_links(paths, state, links, generation)
+    changes = status.link_changes(state["links"], links)
+    state.update(links=links, link_specs=specs, links_generation=generation)
+    state_mod.save(paths, state)
+    return changes, seconds
+
+
+def cmd_set(args, paths):
+    with state_mod.Lock(paths, timeout_s=SET_LOCK_TIMEOUT_S):
+        state = _load_up_state(paths)
+        changes, seconds = _set_links(paths, state, args.link)
+    for line in changes or ["nothing changed"]:
+        log(f"set {line}")
+    log(f"the emulator applied it in {seconds * 1e3:.1f} ms")
     return EXIT_OK
 
 
@@ -191,6 +225,14 @@ def _add_up(sub):
                    help="print the plan as JSON, create nothing")
 
 
+def _add_set(sub):
+    p = sub.add_parser("set", help="change running links (no restart; TCP "
+                                   "connections survive)")
+    p.add_argument("--link", action="append", metavar="SPEC", required=True,
+                   help="as for up, e.g. 0-1:rate=500mbit or 0>1:loss=1%% "
+                        "(repeatable); unnamed fields keep their values")
+
+
 def _add_run_exec(sub):
     p = sub.add_parser("run", help="run an MPI job with K ranks per site")
     p.add_argument("--ranks-per-site", "-k", type=int, default=1)
@@ -237,13 +279,15 @@ def build_parser():
     sub.add_parser("down", help="remove everything `up` made")
     p = sub.add_parser("status", help="sites, links and live counters")
     p.add_argument("--json", action="store_true")
+    _add_set(sub)
     _add_run_exec(sub)
     _add_measure(sub)
     return parser
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status,
-            "run": cmd_run, "exec": cmd_exec, "measure": cmd_measure}
+            "set": cmd_set, "run": cmd_run, "exec": cmd_exec,
+            "measure": cmd_measure}
 
 
 def main(argv=None):

@@ -13,6 +13,9 @@ from .shell import (EXIT_MISSING, SitesError, log, pid_alive, pid_cmdline)
 EMU_NAME = "strata-wan-emu"
 READY_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 2.0
+# SIGHUP wakes the emulator's loop at once; it applies the file and writes
+# its stats within milliseconds. The margin is for a host busy elsewhere.
+RELOAD_TIMEOUT_S = 2.0
 
 
 def find_binary(explicit=None):
@@ -27,15 +30,21 @@ def find_binary(explicit=None):
 
 
 def command_line(binary, paths, state):
-    args = [binary, "--stats", paths.stats, "--seed", str(state["seed"]),
+    args = [binary, "--stats", paths.stats, "--links-file", paths.links,
+            "--seed", str(state["seed"]),
             "--rt-priority", str(state.get("emu_priority", 0))]
     for site in state["sites"]:
         args += ["--site",
                  f"{site['name']}:/run/netns/{site['netns']}:{site['tun']}"]
     for link in state["links"]:
-        fields = {k: v for k, v in link.items() if k not in ("src", "dst")}
-        args += ["--link", Link(**fields).emu_arg(link["src"], link["dst"])]
+        args += ["--link", _emu_link_arg(link)]
     return args
+
+
+def _emu_link_arg(link):
+    """A links_to_json() entry -> the emulator's `I>J:...` syntax."""
+    fields = {k: v for k, v in link.items() if k not in ("src", "dst")}
+    return Link(**fields).emu_arg(link["src"], link["dst"])
 
 
 def _log_tail(paths, lines=5):
@@ -78,6 +87,43 @@ def start(paths, state, binary):
     # Reaped by init from now on; keep Popen from warning at exit.
     proc.returncode = 0
     return proc.pid
+
+
+def _write_links_file(paths, generation, links_json):
+    lines = ["# written by `strata-sites set`; the emulator rereads it on "
+             "SIGHUP", f"generation {generation}"]
+    lines += [_emu_link_arg(link) for link in links_json]
+    tmp = paths.links + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, paths.links)   # never a half-written file on SIGHUP
+
+
+def applied_generation(paths):
+    return (state_mod.load_stats(paths) or {}).get("links_generation", 0)
+
+
+def update_links(paths, state, links_json, generation):
+    """Hands the running emulator new link parameters (SIGHUP + links file)
+    and waits until its stats say it applied them; returns the seconds."""
+    pid = state["emulator"]["pid"]
+    if "--links-file" not in state["emulator"].get("args", []):
+        raise SitesError(f"{EMU_NAME} pid {pid} was started without "
+                         "--links-file (an older strata-sites); run "
+                         "'strata-sites down' and 'up' again")
+    _write_links_file(paths, generation, links_json)
+    started = time.monotonic()
+    os.kill(pid, signal.SIGHUP)
+    deadline = started + RELOAD_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if applied_generation(paths) >= generation:
+            return time.monotonic() - started
+        if not is_emulator(pid, paths):
+            raise SitesError(f"{EMU_NAME} pid {pid} is gone: "
+                             f"{_log_tail(paths)}")
+        time.sleep(0.005)
+    raise SitesError(f"{EMU_NAME} did not apply {paths.links} within "
+                     f"{RELOAD_TIMEOUT_S}s: {_log_tail(paths)}")
 
 
 def is_emulator(pid, paths=None):

@@ -32,22 +32,42 @@ class Paths:
         self.state = os.path.join(self.dir, "state.json")
         self.stats = os.path.join(self.dir, "stats.json")
         self.log = os.path.join(self.dir, "emulator.log")
+        self.links = os.path.join(self.dir, "links.txt")   # for `set`
         self.ns_dir = os.path.join(self.dir, "ns")
         self.lock = self.dir.rstrip("/") + ".lock"
 
 
 class Lock:
-    """Exclusive flock on the prefix's lock file for one CLI invocation."""
+    """Exclusive flock on the prefix's lock file for one CLI invocation;
+    with timeout_s, gives up (SitesError) instead of waiting longer."""
 
-    def __init__(self, paths):
+    def __init__(self, paths, timeout_s=None):
         self.paths = paths
+        self.timeout_s = timeout_s
         self.fd = None
 
     def __enter__(self):
         os.makedirs(os.path.dirname(self.paths.lock) or ".", exist_ok=True)
         self.fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        if self.timeout_s is None:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            return self
+        deadline = time.monotonic() + self.timeout_s
+        while not self._try_lock():
+            if time.monotonic() >= deadline:
+                os.close(self.fd)
+                raise SitesError(f"{self.paths.lock} still locked after "
+                                 f"{self.timeout_s:g}s (an 'up' or 'down' "
+                                 "of this prefix is running?)")
+            time.sleep(0.05)
         return self
+
+    def _try_lock(self):
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
 
     def __exit__(self, *exc):
         os.close(self.fd)

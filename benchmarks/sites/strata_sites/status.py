@@ -91,6 +91,32 @@ def _fmt_ms(ns):
     return f"{ns / 1e6:.3g}ms"
 
 
+def _fmt_loss(loss):
+    return f"{loss * 100:.3g}%"
+
+
+_CHANGE_FORMATS = (("delay_ns", "delay", _fmt_ms),
+                   ("jitter_ns", "jitter", _fmt_ms),
+                   ("rate_bps", "rate", _fmt_rate),
+                   ("loss", "loss", _fmt_loss),
+                   ("queue_bytes", "queue", _fmt_bytes),
+                   ("reorder", "reorder", str))
+
+
+def link_changes(old_links, new_links):
+    """'0>1: rate 1Gbit -> 250Mbit, ...' for each direction that changed."""
+    old = {(l["src"], l["dst"]): l for l in old_links}
+    lines = []
+    for new in new_links:
+        before = old[(new["src"], new["dst"])]
+        diffs = [f"{label} {fmt(before[key])} -> {fmt(new[key])}"
+                 for key, label, fmt in _CHANGE_FORMATS
+                 if before[key] != new[key]]
+        if diffs:
+            lines.append(f"{new['src']}>{new['dst']}: " + ", ".join(diffs))
+    return lines
+
+
 def _site_rows(info):
     rows = [("SITE", "NAME", "NETNS", "WAN", "MGMT", "HOSTNAME",
              "TUN_DROPPED")]
@@ -110,7 +136,7 @@ def _link_rows(info):
         soj = l.get("sojourn_us") or {}
         rows.append((f"{l['src']}>{l['dst']}", _fmt_ms(l["delay_ns"]),
                      _fmt_ms(l["jitter_ns"]), _fmt_rate(l["rate_bps"]),
-                     f"{l['loss'] * 100:.3g}%", _fmt_bytes(l["queue_bytes"]),
+                     _fmt_loss(l["loss"]), _fmt_bytes(l["queue_bytes"]),
                      str(l.get("tx_pkts", "-")), _fmt_bytes(l.get("tx_bytes")),
                      str(l.get("drop_loss_pkts", "-")),
                      str(l.get("drop_queue_pkts", "-")),
