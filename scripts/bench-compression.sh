@@ -18,27 +18,18 @@ ITERS=${ITERS:-3} WARMUP=${WARMUP:-1}
 build=${BUILD_DIR:-build}
 out=$build/bench-compression
 mkdir -p "$out"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-sites=("$build/bin/strata-sites" --prefix "${PREFIX:-bcomp}")
-perf=$build/bin/strata-perf
-teardown() { "${sites[@]}" down > /dev/null 2>&1 || true; }
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-wan_bytes() {
-  sleep 0.5
-  "${sites[@]}" status --json | /usr/bin/python3 -c \
-    'import json, sys; print(sum(l.get("tx_bytes") or 0 for l in json.load(sys.stdin)["links"]))'
-}
+bench_prefix=bcomp
+# shellcheck source=scripts/sites-bench-common.sh
+source scripts/sites-bench-common.sh
 
 # The bytes that cross the WAN per 64 MiB AllReduce: two jobs of 2 and 6
 # calls (1 untimed + n timed), so that what a job spends besides the calls
 # (the link probe at creation) cancels out.
 job_bytes() {
   local algo=$1 n=$2 before after
-  before=$(wan_bytes)
+  before=$(emulator_bytes)
   "${sites[@]}" run -k 4 -- "$perf" allreduce -b 64M -e 64M -n "$n" -w 0 -c 0 --out-of-place --algo "$algo" > /dev/null
-  after=$(wan_bytes)
+  after=$(emulator_bytes)
   echo $((after - before))
 }
 wan_job() {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "compression/codec.h"
 #include "runtime/bootstrap/mpi_bootstrap.h"
 #include "runtime/communicator/communicator.h"
+#include "runtime/config/config.h"
+#include "runtime/telemetry/metrics_server.h"
 
 namespace strata::perf {
 namespace {
@@ -84,6 +87,10 @@ int run_perf(const PerfOptions& options, int rank, int nranks) {
     if (rank == 0) fmt::print(stderr, "strata-perf: {}\n", *problem);
     return 2;
   }
+  if (!options.metrics_path.empty()) {
+    setenv("STRATA_METRICS", "1", 1);  // before the communicator reads it
+    runtime::reload_config();
+  }
   runtime::MpiBootstrap bootstrap(MPI_COMM_WORLD);
   const auto comm = runtime::Communicator::create(bootstrap, {"strata-perf"});
   Report report(options, comm->size(), comm->rank() == 0);
@@ -91,6 +98,12 @@ int run_perf(const PerfOptions& options, int rank, int nranks) {
   Sweep(*comm, options, algorithm_passes(options.algo)).run(report);
   const uint64_t wrong = report.print_footer();
   report.write_json();
+  if (!options.metrics_path.empty()) {
+    const std::string path = fmt::format("{}.rank{}", options.metrics_path, rank);
+    std::ofstream out(path);
+    out << runtime::telemetry::prometheus_text();
+    if (!out) fail(ErrorCode::kSystem, {rank, -1, "strata-perf"}, "cannot write --metrics-out file '{}'", path);
+  }
   return wrong == 0 ? 0 : 1;
 }
 

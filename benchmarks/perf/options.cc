@@ -107,6 +107,9 @@ void add_flags(CLI::App& app, PerfOptions& o, RawFlags& raw) {
       ->check(CLI::Range(-1, 1 << 24));
   app.add_option("--algo", o.algo, "Force this algorithm (as STRATA_ALGO would), or sweep a comma list in turn, e.g. auto,ring (auto: the planner's choice); name@format runs it with that inter-site wire format (hier@int8, docs/compression.md)");
   app.add_option("--json", o.json_path, "Also write the results as JSON to this file (rank 0)");
+  app.add_option("--metrics-out", o.metrics_path,
+                 "At the end, write each rank's telemetry (Prometheus text, docs/telemetry.md) to this file with "
+                 ".rank<R> appended; turns STRATA_METRICS on");
   app.add_flag("--explain", o.explain, "Print the planner's choice, predicted time and reason per size");
   app.add_flag("--interleave", o.interleave,
                "With an --algo list, measure every algorithm at one size before the next size (rows come "

@@ -35,6 +35,7 @@ struct PerfOptions {
   bool in_place = true;
   std::string algo;
   std::string json_path;
+  std::string metrics_path;  // --metrics-out: per-rank Prometheus text at the end
   bool explain = false;
   bool compare_mpi = false;
   bool interleave = false;  // with an --algo list: every algorithm at a size before the next size

@@ -11,6 +11,8 @@
 #include "collectives/network.h"
 #include "runtime/probe/link_lanes.h"
 #include "runtime/probe/topology_probe.h"
+#include "runtime/telemetry/metrics_server.h"
+#include "runtime/telemetry/trace.h"
 #include "runtime/transport/loopback/loopback_transport.h"
 #include "runtime/transport/routed_transport.h"
 #include "runtime/transport/shm/shm_transport.h"
@@ -97,6 +99,8 @@ std::vector<SplitEntry> decode_split_entries(std::span<const int32_t> all, int s
 
 }  // namespace
 
+bool telemetry_enabled() { return config().metrics || config().metrics_port > 0 || !config().trace.empty(); }
+
 Communicator::Communicator(int rank, int size, const CommOptions& options, topology::Topology topology,
                            std::unique_ptr<Impl> impl)
     : rank_(rank), size_(size), name_(options.name), topology_(std::move(topology)), impl_(std::move(impl)) {
@@ -110,6 +114,11 @@ Communicator::Communicator(int rank, int size, const CommOptions& options, topol
   impl_->recorder = std::make_unique<FlightRecorder>(fmt::format("comm '{}' rank {}/{}", name_, rank_, size_),
                                                      static_cast<size_t>(config().flight_recorder));
   install_flight_signal();
+  if (telemetry_enabled()) {
+    impl_->metrics = std::make_unique<telemetry::CommMetrics>(name_, impl_->comm_id, rank_, size_, impl_->network,
+                                                              kMaxUcxLanes, telemetry::TraceLog::get());
+    telemetry::start_metrics_endpoint();
+  }
   log(LogLevel::kInfo, "comm '{}' rank {}/{}: transport {}, {} host(s), {} rank(s) on this host, spin {}us",
       name_, rank_, size_, impl_->transport->name(), topology_.node_count,
       topology_.ranks_on_node(topology_.node_of_rank[rank_]), impl_->limits.spin_us);

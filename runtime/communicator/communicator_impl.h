@@ -18,6 +18,7 @@
 #include "runtime/communicator/plan_cache.h"
 #include "runtime/communicator/rail_balancer.h"
 #include "runtime/communicator/wan_compression.h"
+#include "runtime/telemetry/metrics.h"
 #include "runtime/transport/transport.h"
 
 namespace strata::runtime {
@@ -52,13 +53,18 @@ struct Communicator::Impl {
   CompressionSettings compression;  // agreed by every rank at creation
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO
   std::unique_ptr<FlightRecorder> recorder;              // made by the Communicator's constructor
+  std::unique_ptr<telemetry::CommMetrics> metrics;       // null unless telemetry is on
 };
+
+// STRATA_METRICS, STRATA_METRICS_PORT or STRATA_TRACE asks for counters.
+bool telemetry_enabled();
 
 // An operation queued by a group, or run alone.
 struct PendingOperation {
   Communicator* communicator;
   Operation operation;
   uint64_t record = 0;  // its flight-recorder index, once bound
+  std::string algorithm;  // with telemetry: the plan's, once bound
 };
 
 // Runs operations on one or more communicators together (group.cc).

@@ -115,6 +115,10 @@ class GroupRunner {
     bound.rank = comm.rank();
     bound.nranks = comm.size();
     if (alone) bound.far_traffic = impl.rails.meter(op.request, plan.algorithm);
+    if (impl.metrics) {
+      bound.metrics = impl.metrics.get();
+      pending.algorithm = plan.algorithm;
+    }
     return bound;
   }
 
@@ -149,9 +153,16 @@ namespace {
 // Ends the flight records of the first `bound` operations. After a failure
 // (not a bad argument) each communicator's record goes to stderr, so that a
 // timeout shows what ran before it and which ranks did not arrive.
-void finish_records(std::span<PendingOperation> operations, size_t bound, const Error* error) {
-  for (size_t i = 0; i < bound; ++i)
-    operations[i].communicator->impl().recorder->finish(operations[i].record, error ? error->what() : nullptr);
+void finish_records(std::span<PendingOperation> operations, size_t bound, const Error* error, int64_t started_ns) {
+  const int64_t now = started_ns > 0 ? telemetry::now_ns() : 0;
+  for (size_t i = 0; i < bound; ++i) {
+    Communicator::Impl& impl = operations[i].communicator->impl();
+    impl.recorder->finish(operations[i].record, error ? error->what() : nullptr);
+    const collectives::CollectiveRequest& request = operations[i].operation.request;
+    if (impl.metrics && started_ns > 0)
+      impl.metrics->collective_ended(collectives::collective_name(request.collective), operations[i].algorithm,
+                                     request.send_buffer_bytes(), started_ns, now, error == nullptr);
+  }
   if (error == nullptr || error->code() == ErrorCode::kInvalidArgument || error->code() == ErrorCode::kAborted) return;
   std::vector<const Communicator*> dumped;
   for (size_t i = 0; i < bound; ++i) {
@@ -186,9 +197,13 @@ void run_together(std::span<PendingOperation> operations) {
       limits.yield_us = std::min(limits.yield_us, pending.communicator->impl().limits.yield_us);
     }
   } catch (const Error& error) {
-    finish_records(operations, bound.size(), &error);  // those already started
+    finish_records(operations, bound.size(), &error, 0);  // those already started
     throw;
   }
+  const int64_t started_ns = operations.front().communicator->impl().metrics ? telemetry::now_ns() : 0;
+  if (started_ns > 0)
+    for (auto& [comm, unused] : arenas_used)
+      if (comm->impl().metrics) comm->impl().metrics->collective_started(started_ns);
   try {
     execute(bound, limits);
   } catch (const Error& error) {
@@ -196,10 +211,10 @@ void run_together(std::span<PendingOperation> operations) {
     // NCCL: report it through async_error as well as the throw.
     if (error.code() != ErrorCode::kInvalidArgument)
       for (auto& [comm, unused] : arenas_used) GroupRunner::record(*comm, error);
-    finish_records(operations, bound.size(), &error);
+    finish_records(operations, bound.size(), &error, started_ns);
     throw;
   }
-  finish_records(operations, bound.size(), nullptr);
+  finish_records(operations, bound.size(), nullptr, started_ns);
   if (bound.size() == 1 && bound.front().far_traffic) GroupRunner::balance_rails(*operations.front().communicator);
 }
 

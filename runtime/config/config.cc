@@ -42,6 +42,22 @@ constexpr std::array kTable{
               "SIGUSR1 dumps every live communicator's flight record to stderr (installed only where "
               "SIGUSR1 still has its default action)",
               "", &Config::flight_signal},
+    ConfigVar{"STRATA_METRICS", ConfigType::kBool, "0",
+              "Count bytes, messages and busy time per link and calls, bytes and latency per collective "
+              "(docs/telemetry.md); on by itself when STRATA_METRICS_PORT or STRATA_TRACE is set",
+              "", &Config::metrics},
+    ConfigVar{"STRATA_METRICS_PORT", ConfigType::kInt, "0",
+              "Serve this process's metrics in Prometheus text format at http://ADDR:PORT/metrics; ranks on "
+              "one host take PORT + their local rank (or the next free port); 0: no endpoint",
+              "0..65535", &Config::metrics_port},
+    ConfigVar{"STRATA_METRICS_ADDR", ConfigType::kString, "127.0.0.1",
+              "Address the metrics endpoint listens on (loopback by default; 0.0.0.0 for every interface)", "",
+              &Config::metrics_addr},
+    ConfigVar{"STRATA_TRACE", ConfigType::kString, "",
+              "Write a Chrome/Perfetto trace of collectives, link busy periods and transfers to this file, "
+              "one per rank (%r becomes the rank, else .rank<R> goes before .json); tools/strata-trace-merge "
+              "joins them",
+              "", &Config::trace},
     ConfigVar{"STRATA_COMPRESSION", ConfigType::kString, "none",
               "Encode the inter-site leg of float32 sum/average AllReduce (docs/compression.md): none, bf16, "
               "int8, fp8-e4m3, int4 (lossy, opt-in only), zstd (lossless), bf16+zstd. Every rank must agree",

@@ -25,6 +25,10 @@ struct Config {
   int lanes{};                 // STRATA_LANES: UCX endpoints per remote peer; 0 = automatic
   int flight_recorder{};       // STRATA_FLIGHT_RECORDER: operations kept per communicator; 0 = off
   bool flight_signal{};        // STRATA_FLIGHT_SIGNAL: SIGUSR1 dumps every communicator's record
+  bool metrics{};              // STRATA_METRICS: count per link and per collective (docs/telemetry.md)
+  int metrics_port{};          // STRATA_METRICS_PORT: Prometheus endpoint base port; 0 = none
+  std::string metrics_addr;    // STRATA_METRICS_ADDR: its listening address
+  std::string trace;           // STRATA_TRACE: Chrome trace file pattern; "" = off
   std::string compression;      // STRATA_COMPRESSION: inter-site wire format ("" / none = exact)
   uint64_t compression_min_bytes{};  // STRATA_COMPRESSION_MIN_BYTES: smaller calls stay exact
   double compression_max_gbps{};     // STRATA_COMPRESSION_MAX_GBPS: faster WAN links stay exact

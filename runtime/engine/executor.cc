@@ -38,6 +38,7 @@ class OperationRun {
     ready_.clear();
     in_flight_.clear();
     finished_ = 0;
+    if (op.metrics && metered_.size() < steps_->size()) metered_.resize(steps_->size());
     for (StepId id = 0; id < steps_->size(); ++id)
       if (pending_[id] == 0) ready_.push_back(id);
   }
@@ -70,6 +71,7 @@ class OperationRun {
       in_flight_[i] = in_flight_.back();
       in_flight_.pop_back();
       const Step& step = (*steps_)[id];
+      if (op_->metrics) count_ended(id, step);
       if (step.encoded && step.kind == StepKind::kRecv) check_arrival(id);
       if (step.kind != StepKind::kSend && is_far(step.peer))
         note_far_receive(step.encoded ? completions_[id].received_bytes : step.dst.bytes);
@@ -81,7 +83,10 @@ class OperationRun {
   }
 
   void cancel_in_flight() {
-    for (StepId id : in_flight_) op_->transport->cancel(&completions_[id]);
+    for (StepId id : in_flight_) {
+      op_->transport->cancel(&completions_[id]);
+      if (op_->metrics) op_->metrics->transfer_cancelled(metered_[id].link, metered_[id].direction, telemetry::now_ns());
+    }
     in_flight_.clear();
   }
 
@@ -186,19 +191,36 @@ class OperationRun {
     }
     Completion* done = &completions_[id];
     done->state.store(Completion::kPending, std::memory_order_relaxed);
+    const bool send = step.kind == StepKind::kSend;
+    const uint64_t tag = op_->tag.for_message(send ? op_->transport->rank() : peer, step.message_index);
+    if (op_->metrics) count_started(id, step, peer, tag, bytes);
     in_flight_.push_back(id);
-    if (step.kind == StepKind::kSend) {
-      const uint64_t tag = op_->tag.for_message(op_->transport->rank(), step.message_index);
+    if (send) {
       op_->transport->post_send(peer, tag, address(step.src), bytes, done);
     } else if (step.kind == StepKind::kRecv) {
-      op_->transport->post_recv(peer, op_->tag.for_message(peer, step.message_index), address(step.dst), bytes, done);
+      op_->transport->post_recv(peer, tag, address(step.dst), bytes, done);
     } else {
       // The transport may hand back the sender's own buffer to reduce from
       // (a node-shared allocation on this host), skipping the copy into staging.
-      op_->transport->post_recv_view(peer, op_->tag.for_message(peer, step.message_index),
-                                     op_->staging + step.staging_offset, bytes, done);
+      op_->transport->post_recv_view(peer, tag, op_->staging + step.staging_offset, bytes, done);
     }
     return true;
+  }
+
+  // Telemetry: which link a transfer takes, when it started, and how much it moves.
+  void count_started(StepId id, const Step& step, int endpoint, uint64_t tag, uint64_t bytes) {
+    Metered& metered = metered_[id];
+    metered.direction = step.kind == StepKind::kSend ? telemetry::kSend : telemetry::kReceive;
+    metered.link = op_->metrics->link_index(step.peer, op_->transport->lane_of(endpoint, tag));
+    metered.bytes = bytes;
+    metered.started_ns = telemetry::now_ns();
+    op_->metrics->transfer_started(metered.link, metered.direction, metered.started_ns);
+  }
+
+  void count_ended(StepId id, const Step& step) {
+    const Metered& metered = metered_[id];
+    const uint64_t bytes = step.kind == StepKind::kSend ? metered.bytes : completions_[id].received_bytes;
+    op_->metrics->transfer_ended(metered.link, metered.direction, bytes, metered.started_ns, telemetry::now_ns());
   }
 
   bool is_far(int peer) const { return op_->far_traffic && (*op_->far_traffic->far)[static_cast<size_t>(peer)]; }
@@ -243,6 +265,7 @@ class OperationRun {
     const Step& step = (*steps_)[id];
     const std::string what = completions_[id].error;
     in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), id));
+    if (op_->metrics) op_->metrics->transfer_failed(metered_[id].link, metered_[id].direction, telemetry::now_ns());
     cancel_in_flight();
     fail(ErrorCode::kRemote,
          {op_->rank, step.peer, std::string(collectives::collective_name(op_->schedule->request.collective))},
@@ -258,6 +281,13 @@ class OperationRun {
   std::vector<StepId> ready_;
   std::vector<StepId> in_flight_;
   size_t finished_ = 0;
+  struct Metered {
+    uint32_t link = 0;
+    telemetry::Direction direction = telemetry::kSend;
+    uint64_t bytes = 0;
+    int64_t started_ns = 0;
+  };
+  std::vector<Metered> metered_;  // per step, with telemetry
 };
 
 using Runs = std::span<std::unique_ptr<OperationRun>>;

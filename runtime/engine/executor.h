@@ -14,6 +14,7 @@
 #include "collectives/schedule.h"
 #include "runtime/transport/transport.h"
 #include "runtime/engine/wire_tag.h"
+#include "runtime/telemetry/metrics.h"
 
 namespace strata::runtime {
 
@@ -39,6 +40,7 @@ struct BoundOperation {
   int rank = -1;  // for error messages
   int nranks = 0;  // the communicator's size: a collective fails once any member is gone
   FarTraffic* far_traffic = nullptr;  // measured when set
+  telemetry::CommMetrics* metrics = nullptr;  // counts each transfer when set
 };
 
 struct ExecutionLimits {

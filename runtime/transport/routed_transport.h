@@ -40,6 +40,7 @@ class RoutedTransport final : public Transport {
     transport_for(peer).post_send_via(peer, connection, tag, data, bytes, done);
   }
   std::string peer_failure(int peer) override { return transport_for(peer).peer_failure(peer); }
+  int lane_of(int peer, uint64_t tag) override { return transport_for(peer).lane_of(peer, tag); }
   void cancel(Completion* done) override;
   bool progress() override;
   // wait_for_any over the transports it routes to.

@@ -101,6 +101,10 @@ class Transport {
     post_send(peer, tag, data, bytes, done);
   }
 
+  // The connection (lane) that post_send(peer, tag, ...) takes, for
+  // telemetry; 0 where the transport has no lanes. Both ends agree on it.
+  virtual int lane_of(int peer, uint64_t tag) { (void)peer, (void)tag; return 0; }
+
   // Why `peer` is known to be gone (its process died, its connection
   // reset, it closed its transport), or empty while nothing says so. The
   // executor asks about every member of a collective, not only the peers it

@@ -131,6 +131,11 @@ ucp_ep_h UcxTransport::endpoint_locked(int rank, uint64_t tag) {
   return peers_[rank].endpoints[ucx_lane_for_tag(tag, peers_[rank].lane_count)];
 }
 
+int UcxTransport::lane_of(int rank, uint64_t tag) {
+  std::lock_guard lock(mutex_);
+  return ucx_lane_for_tag(tag, peers_[static_cast<size_t>(rank)].lane_count);
+}
+
 ucp_ep_h UcxTransport::endpoint_via_locked(int rank, int connection) {
   if (!connect_locked(rank)) return nullptr;
   const std::vector<ucp_ep_h>& endpoints = peers_[rank].endpoints;

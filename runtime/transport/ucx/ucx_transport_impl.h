@@ -36,6 +36,7 @@ class UcxTransport final : public Transport {
   void post_send_via(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
                      Completion* done) override;
   std::string peer_failure(int peer) override;
+  int lane_of(int peer, uint64_t tag) override;
   void cancel(Completion* done) override;
   bool progress() override;
   Armed arm_wait(WaitSet& set) override;
