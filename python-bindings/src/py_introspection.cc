@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include "runtime/telemetry/metrics_server.h"
 #include "runtime/config/config.h"
 
 namespace py = pybind11;
@@ -94,6 +95,8 @@ py::dict topology_dict(const topology::Topology& topology, int rank) {
 void bind_introspection(py::module_& m) {
   m.def("config", &config_list, "Every STRATA_* variable: name, type, value, default, help.");
   m.def("reload_config", &runtime::reload_config, "Re-reads STRATA_* variables from os.environ.");
+  m.def("metrics_text", &runtime::telemetry::prometheus_text,
+        "Every live communicator's telemetry in Prometheus text format (docs/telemetry.md).");
 }
 
 }  // namespace strata::python

@@ -43,6 +43,13 @@ def reload_config() -> None:
     _strata.reload_config()
 
 
+def metrics_text() -> str:
+    """This process's telemetry in Prometheus text format: per link and per collective
+    counters of every live communicator made with STRATA_METRICS (or
+    STRATA_METRICS_PORT, STRATA_TRACE) set; docs/telemetry.md."""
+    return _strata.metrics_text()
+
+
 __all__ = ["AbortedError", "COLLECTIVES", "Communicator", "CudaError", "Error", "ErrorFeedback", "Handle", "InternalError",
            "InvalidArgumentError", "InvalidUsageError", "OPS", "RemoteError", "SystemError_", "TimeoutError",
-           "config", "get_unique_id", "group", "group_end", "group_start", "reload_config"]
+           "config", "get_unique_id", "group", "group_end", "group_start", "metrics_text", "reload_config"]

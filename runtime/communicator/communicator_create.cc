@@ -111,6 +111,7 @@ Communicator::Communicator(int rank, int size, const CommOptions& options, topol
                                                 options.compression_max_gbps, rank);
   impl_->network = collectives::network_from_topology(topology_);
   impl_->rails.configure(impl_->network, rank_, size_);
+  impl_->adapter.configure(impl_->network, rank_);
   impl_->recorder = std::make_unique<FlightRecorder>(fmt::format("comm '{}' rank {}/{}", name_, rank_, size_),
                                                      static_cast<size_t>(config().flight_recorder));
   install_flight_signal();

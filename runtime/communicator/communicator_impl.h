@@ -14,6 +14,7 @@
 #include "runtime/communicator/comm_ids.h"
 #include "runtime/communicator/communicator.h"
 #include "runtime/communicator/flight_recorder.h"
+#include "runtime/communicator/link_adapter.h"
 #include "runtime/engine/executor.h"
 #include "runtime/communicator/plan_cache.h"
 #include "runtime/communicator/rail_balancer.h"
@@ -49,6 +50,7 @@ struct Communicator::Impl {
   bool node_shared_arenas = false;
   collectives::Network network;  // the planner's view of this communicator's ranks
   RailBalancer rails;            // keeps network.rail_weights up to date
+  LinkAdapter adapter;           // keeps network.site_links' rates up to date
   ExecutionLimits limits;
   CompressionSettings compression;  // agreed by every rank at creation
   std::set<std::pair<int, std::string>> logged_choices;  // (collective, algorithm) announced at INFO

@@ -114,7 +114,10 @@ class GroupRunner {
     bound.aborted = &comm.aborted_;
     bound.rank = comm.rank();
     bound.nranks = comm.size();
-    if (alone) bound.far_traffic = impl.rails.meter(op.request, plan.algorithm);
+    if (alone) {
+      bound.far_traffic = impl.rails.meter(op.request, plan.algorithm);
+      bound.site_flows = impl.adapter.meter(op.request, plan.algorithm);
+    }
     if (impl.metrics) {
       bound.metrics = impl.metrics.get();
       pending.algorithm = plan.algorithm;
@@ -139,6 +142,22 @@ class GroupRunner {
           comm.name(), comm.rank(), comm.size(), fmt::join(mbps, ", "), changed ? "now " : "",
           fmt::join(impl.network.rail_weights, ", "));
     }
+  }
+
+  // After a metered operation: when the ranks are due, gathers every rank's
+  // link measurements and re-plans where the live model moved.
+  static void adapt_links(Communicator& comm) {
+    Communicator::Impl& impl = comm.impl();
+    if (!impl.adapter.record()) return;
+    const std::vector<double> mine = impl.adapter.sample();
+    std::vector<double> all(mine.size() * static_cast<size_t>(comm.size()));
+    comm.all_gather(mine.data(), all.data(), mine.size(), DataType::kFloat64);
+    const std::vector<std::string> changes = impl.adapter.apply(impl.network, all);
+    if (changes.empty()) return;
+    impl.plans.clear();
+    if (impl.metrics) impl.metrics->model_changed(impl.network);
+    log(LogLevel::kInfo, "comm '{}' rank {}/{}: live link model: {}; re-planning", comm.name(), comm.rank(),
+        comm.size(), fmt::join(changes, ", "));
   }
 
   static void record(Communicator& comm, const Error& error) {
@@ -216,6 +235,7 @@ void run_together(std::span<PendingOperation> operations) {
   }
   finish_records(operations, bound.size(), nullptr, started_ns);
   if (bound.size() == 1 && bound.front().far_traffic) GroupRunner::balance_rails(*operations.front().communicator);
+  if (bound.size() == 1 && bound.front().site_flows) GroupRunner::adapt_links(*operations.front().communicator);
 }
 
 void queue_in_group(PendingOperation operation) { t_group.queued.push_back(std::move(operation)); }

@@ -67,6 +67,16 @@ constexpr std::array kTable{
     ConfigVar{"STRATA_COMPRESSION_MAX_GBPS", ConfigType::kFloat, "25",
               "Compress only where the slowest inter-site link the planner knows is slower than this (Gbit/s)", "",
               &Config::compression_max_gbps},
+    ConfigVar{"STRATA_ADAPT", ConfigType::kBool, "1",
+              "Measure each inter-site link's rate from large hierarchical collectives (no probing traffic) and "
+              "re-plan, on every rank at the same call, when it drifts from the planner's model (docs/telemetry.md)",
+              "", &Config::adapt},
+    ConfigVar{"STRATA_ADAPT_INTERVAL", ConfigType::kInt, "4",
+              "Measured collectives (of 16 MiB or more) between the ranks' exchanges of link measurements",
+              "1..1000000", &Config::adapt_interval},
+    ConfigVar{"STRATA_ADAPT_DRIFT", ConfigType::kFloat, "0.25",
+              "Relative difference between a measured inter-site rate and the model that re-plans", "",
+              &Config::adapt_drift},
     ConfigVar{"STRATA_RAIL_BALANCE", ConfigType::kBool, "1",
               "Measure each rail's inter-site throughput during large hierarchical collectives and give "
               "measurably slower rails smaller shards (0: equal shards)",

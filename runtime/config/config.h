@@ -32,6 +32,9 @@ struct Config {
   std::string compression;      // STRATA_COMPRESSION: inter-site wire format ("" / none = exact)
   uint64_t compression_min_bytes{};  // STRATA_COMPRESSION_MIN_BYTES: smaller calls stay exact
   double compression_max_gbps{};     // STRATA_COMPRESSION_MAX_GBPS: faster WAN links stay exact
+  bool adapt{};                // STRATA_ADAPT: update the link model from large collectives and re-plan
+  int adapt_interval{};        // STRATA_ADAPT_INTERVAL: measured collectives between exchanges
+  double adapt_drift{};        // STRATA_ADAPT_DRIFT: relative change that re-plans
   bool rail_balance{};         // STRATA_RAIL_BALANCE: shrink the shards of measurably slower rails
   std::string rail_weights;    // STRATA_RAIL_WEIGHTS: fixed per-rail shares ("1,1,0.5,1"); "" = measured
   int spin_us{};               // busy-poll this long before sleeping; -1 = decide from core count

@@ -27,6 +27,32 @@ struct FarTraffic {
   bool started = false;
 };
 
+// What one operation received from each other site, from the first arrival
+// to the last (the live link model's measurement, link_adapter.h): bytes
+// after the first arrival over the time since it, so that waiting for the
+// sender before anything arrived does not count.
+struct SiteFlows {
+  struct Flow {
+    int64_t first_ns = 0, last_ns = 0;
+    uint64_t bytes_after_first = 0;
+  };
+  const std::vector<int>* site_of = nullptr;  // per group rank
+  int my_site = 0;
+  std::vector<Flow> per_site;
+
+  void received(int peer, uint64_t bytes, int64_t now) {
+    const int site = (*site_of)[static_cast<size_t>(peer)];
+    if (site == my_site) return;
+    Flow& flow = per_site[static_cast<size_t>(site)];
+    if (flow.first_ns == 0) {
+      flow.first_ns = now;
+    } else {
+      flow.bytes_after_first += bytes;
+    }
+    flow.last_ns = now;
+  }
+};
+
 // One rank's schedule bound to memory and a transport.
 struct BoundOperation {
   const collectives::RankSchedule* schedule = nullptr;
@@ -41,6 +67,7 @@ struct BoundOperation {
   int nranks = 0;  // the communicator's size: a collective fails once any member is gone
   FarTraffic* far_traffic = nullptr;  // measured when set
   telemetry::CommMetrics* metrics = nullptr;  // counts each transfer when set
+  SiteFlows* site_flows = nullptr;            // measured when set
 };
 
 struct ExecutionLimits {

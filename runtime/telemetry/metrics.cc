@@ -95,12 +95,8 @@ CommMetrics::CommMetrics(std::string comm_name, uint32_t comm_id, int rank, int 
     link_base_[static_cast<size_t>(peer)] = wan ? site_link[static_cast<size_t>(network.site_of(peer))]
                                           : network.node_of(peer) == network.node_of(rank) ? kIntraNodeLink
                                                                                             : kIntraSiteLink;
-    if (peer == rank) continue;
-    const collectives::LinkCost& cost = network.link(rank, peer);
-    LinkCounters& link = links_[link_base_[static_cast<size_t>(peer)]];
-    link.model_bytes_per_s.store(cost.bandwidth_bytes_per_s);
-    link.model_latency_s.store(cost.latency_s);
   }
+  set_model(network);
   if (trace_) {
     std::vector<std::string> names;
     for (const LinkCounters& link : links_)
@@ -118,6 +114,16 @@ CommMetrics::~CommMetrics() {
     registry().comms.erase(this);
   }
   if (trace_) trace_->comm_closed();
+}
+
+void CommMetrics::set_model(const collectives::Network& network) {
+  for (int peer = 0; peer < static_cast<int>(link_base_.size()); ++peer) {
+    if (peer == rank_) continue;
+    const collectives::LinkCost& cost = network.link(rank_, peer);
+    LinkCounters& link = links_[link_base_[static_cast<size_t>(peer)]];
+    link.model_bytes_per_s.store(cost.bandwidth_bytes_per_s);
+    link.model_latency_s.store(cost.latency_s);
+  }
 }
 
 uint32_t CommMetrics::link_index(int peer, int lane) const {
@@ -235,6 +241,7 @@ void CommMetrics::render_links(std::map<std::string, std::string>& families) con
 void CommMetrics::render_collectives(std::map<std::string, std::string>& families) const {
   const std::string comm = labels();
   const int64_t since = running_since_ns_.load(std::memory_order_relaxed);
+  families["strata_link_model_changes_total"] += fmt::format("strata_link_model_changes_total{{{}}} {}\n", comm, replans_.get());
   families["strata_collective_running_seconds"] += fmt::format(
       "strata_collective_running_seconds{{{}}} {}\n", comm, number(since == 0 ? 0 : static_cast<double>(now_ns() - since) * 1e-9));
   for (const CollectiveCounters& c : collectives()) {

@@ -93,6 +93,14 @@ class CommMetrics {
   void collective_ended(std::string_view collective, std::string_view algorithm, uint64_t bytes, int64_t started,
                         int64_t now, bool ok);
 
+  // The planner's model of each link, from `network` (at creation, and
+  // after the live model changed it; counted as a re-plan then).
+  void set_model(const collectives::Network& network);
+  void model_changed(const collectives::Network& network) {
+    set_model(network);
+    replans_.add(1);
+  }
+
   // Appends this communicator's samples to each family's text (Prometheus
   // exposition lines, without the HELP/TYPE headers prometheus.cc adds).
   void render(std::map<std::string, std::string>& families) const;
@@ -122,6 +130,7 @@ class CommMetrics {
   TraceLog* trace_;
   uint32_t trace_track_ = 0;  // the first of this communicator's trace tracks
   std::atomic<int64_t> running_since_ns_{0};  // 0: no call running
+  Counter replans_;
   mutable std::mutex collectives_mutex_;
   std::vector<CollectiveCounters> collectives_;
 };

@@ -40,6 +40,8 @@ constexpr std::array kFamilies = {
     Family{"strata_link_errors_total", "counter", "Transfers over a link that failed"},
     Family{"strata_link_model_bytes_per_second", "gauge", "The planner's bandwidth for a link (measured or assumed)"},
     Family{"strata_link_model_latency_seconds", "gauge", "The planner's one-way latency for a link (measured or assumed)"},
+    Family{"strata_link_model_changes_total", "counter",
+           "Times the live link model changed the planner's view of a link and the plans were redone"},
     Family{"strata_collective_calls_total", "counter", "Collective calls completed or failed, per algorithm"},
     Family{"strata_collective_failures_total", "counter", "Collective calls that failed, per algorithm"},
     Family{"strata_collective_bytes_total", "counter", "Bytes of the calls' buffers (send side), per algorithm"},
