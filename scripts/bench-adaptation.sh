@@ -15,11 +15,7 @@
 # MGMT_OCTET (244). Results: $BUILD_DIR/bench-adaptation/*.jsonl, summary.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then echo "bench-adaptation: SKIPPED: strata-sites needs root" >&2; exit 77; fi
-build=${BUILD_DIR:-build}
-out=$build/bench-adaptation
-mkdir -p "$out"
-bench_prefix=badapt
+bench_name=bench-adaptation bench_prefix=badapt
 # shellcheck source=scripts/sites-bench-common.sh
 source scripts/sites-bench-common.sh
 calls=${CALLS:-24} change_at=${CHANGE_AT:-6}

@@ -13,12 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 choice=${1:-all}
 case $choice in A|B) setups=("$choice") ;; all) setups=(A B) ;; *) echo "usage: $0 [A|B|all]" >&2; exit 2 ;; esac
-if [ "$(id -u)" -ne 0 ]; then echo "bench-compression: SKIPPED: strata-sites needs root" >&2; exit 77; fi
 ITERS=${ITERS:-3} WARMUP=${WARMUP:-1}
-build=${BUILD_DIR:-build}
-out=$build/bench-compression
-mkdir -p "$out"
-bench_prefix=bcomp
+bench_name=bench-compression bench_prefix=bcomp
 # shellcheck source=scripts/sites-bench-common.sh
 source scripts/sites-bench-common.sh
 

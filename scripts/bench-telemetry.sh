@@ -15,11 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 choice=${1:-all}
 case $choice in accuracy|overhead|trace|all) ;; *) echo "usage: $0 [accuracy|overhead|trace|all]" >&2; exit 2 ;; esac
-if [ "$(id -u)" -ne 0 ]; then echo "bench-telemetry: SKIPPED: strata-sites needs root" >&2; exit 77; fi
-build=${BUILD_DIR:-build}
-out=$build/bench-telemetry
-mkdir -p "$out"
-bench_prefix=btele
+bench_name=bench-telemetry bench_prefix=btele
 # shellcheck source=scripts/sites-bench-common.sh
 source scripts/sites-bench-common.sh
 export STRATA_ALGO=allreduce=hier

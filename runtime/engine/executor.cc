@@ -76,7 +76,7 @@ class OperationRun {
       if (step.kind != StepKind::kSend && is_far(step.peer))
         note_far_receive(step.encoded ? completions_[id].received_bytes : step.dst.bytes);
       if (step.kind != StepKind::kSend && op_->site_flows)
-        op_->site_flows->received(step.peer, completions_[id].received_bytes, telemetry::now_ns());
+        op_->site_flows->received(step.peer, completions_[id].received_bytes);
       if (step.kind == StepKind::kRecvReduce) reduce_view(id);
       complete(id);
       any = true;

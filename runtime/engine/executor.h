@@ -40,6 +40,10 @@ struct SiteFlows {
   int my_site = 0;
   std::vector<Flow> per_site;
 
+  // An arrival from `peer`, timed now; the clock is read only for other sites.
+  void received(int peer, uint64_t bytes) {
+    if ((*site_of)[static_cast<size_t>(peer)] != my_site) received(peer, bytes, telemetry::now_ns());
+  }
   void received(int peer, uint64_t bytes, int64_t now) {
     const int site = (*site_of)[static_cast<size_t>(peer)];
     if (site == my_site) return;

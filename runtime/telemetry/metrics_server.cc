@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "common/error.h"
 #include "common/log.h"
 #include "runtime/bootstrap/socket_io.h"
 #include "runtime/config/config.h"
@@ -163,7 +164,13 @@ std::string start_metrics_endpoint() {
   std::lock_guard lock(state.mutex);
   if (state.started || config().metrics_port <= 0) return state.address;
   state.started = true;
-  const in_addr address = net::resolve_ipv4(config().metrics_addr);
+  in_addr address{};
+  try {
+    address = net::resolve_ipv4(config().metrics_addr);
+  } catch (const Error& error) {
+    log(LogLevel::kWarn, "STRATA_METRICS_ADDR='{}': {}; no metrics endpoint", config().metrics_addr, error.what());
+    return {};
+  }
   const int base = config().metrics_port;
   const int local = std::max(local_rank_from_environment(), 0);
   for (int offset = 0; offset < 256; ++offset) {
