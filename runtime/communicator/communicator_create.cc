@@ -62,7 +62,9 @@ std::shared_ptr<Transport> connect_transports(Bootstrap& bootstrap, const topolo
   std::vector<Transport*> route(bootstrap.size(), nullptr);
   if (config().shm) {
     owned.push_back(create_shm_transport(bootstrap, local,
-                                         {.timeout_s = config().timeout_s, .use_cma = config().shm_cma}));
+                                         {.timeout_s = config().timeout_s,
+                                          .use_cma = config().shm_cma,
+                                          .peer_timeout_s = config().peer_timeout_s}));
     for (int peer : local) route[peer] = owned.back().get();
   }
   const bool everyone_local = topology.node_count == 1;
@@ -71,7 +73,9 @@ std::shared_ptr<Transport> connect_transports(Bootstrap& bootstrap, const topolo
                                                      .timeout_s = config().timeout_s,
                                                      .network_devices = config().ucx_net_devices,
                                                      .lanes = config().lanes > 0 ? config().lanes
-                                                                                 : automatic_ucx_lanes()}));
+                                                                                 : automatic_ucx_lanes(),
+                                                     .peer_timeout_s = config().peer_timeout_s,
+                                                     .watch_local_processes = config().watch_local_peers}));
     for (Transport*& slot : route)
       if (slot == nullptr) slot = owned.back().get();
   }

@@ -20,6 +20,14 @@ constexpr std::array kTable{
               "NONE,WARN,INFO,TRACE", &Config::debug},
     ConfigVar{"STRATA_TIMEOUT", ConfigType::kFloat, "300",
               "Seconds any blocking wait (bootstrap, collective) may last before it fails", "", &Config::timeout_s},
+    ConfigVar{"STRATA_PEER_TIMEOUT", ConfigType::kFloat, "10",
+              "Seconds a peer this rank waits on may stay silent (no data, no answer to pings) "
+              "before it is failed as stopped, hung or cut off; 0: no liveness check",
+              "", &Config::peer_timeout_s},
+    ConfigVar{"STRATA_WATCH_LOCAL_PEERS", ConfigType::kBool, "1",
+              "Look at the processes of peers on this host to see their deaths (0: rely on the "
+              "network alone, as between hosts; for emulated sites on one machine)",
+              "", &Config::watch_local_peers},
     ConfigVar{"STRATA_ALGO", ConfigType::kString, "",
               "Force an algorithm: a name for every collective that has it (ring), or "
               "collective=name pairs (allreduce=ring,broadcast=tree)",

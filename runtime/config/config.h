@@ -19,6 +19,8 @@ namespace strata::runtime {
 struct Config {
   LogLevel debug{};
   double timeout_s{};
+  double peer_timeout_s{};     // STRATA_PEER_TIMEOUT: liveness; 0 = off
+  bool watch_local_peers{};    // STRATA_WATCH_LOCAL_PEERS: look at same-host peers' processes
   std::string algo;            // "" = planner's choice; "ring" or "allreduce=ring,broadcast=tree"
   uint64_t chunk_bytes{};      // pipelining segment; 0 = algorithm's default
   int window{};                // STRATA_WINDOW: chunks in flight per inter-site peer; 0 = from the BDP

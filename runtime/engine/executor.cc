@@ -117,6 +117,11 @@ class OperationRun {
     return -1;
   }
 
+  // Tells the transport (which tells the other ranks) that `member` is gone.
+  void report_gone(int member, const std::string& why) const {
+    op_->transport->report_failure(op_->transport_rank_of[member], why);
+  }
+
   Transport* transport() const { return op_->transport; }
   bool aborted() const { return op_->aborted && op_->aborted->load(std::memory_order_relaxed); }
   int rank() const { return op_->rank; }
@@ -266,6 +271,14 @@ class OperationRun {
   [[noreturn]] void fail_transfer(StepId id) {
     const Step& step = (*steps_)[id];
     const std::string what = completions_[id].error;
+    // A peer found gone by the transport that reaches it (shared memory
+    // sees a death on this host) is reported to the others before the cancels.
+    if (step.peer >= 0 && !op_->tag.point_to_point) {
+      const int peer = op_->transport_rank_of[step.peer];
+      if (const std::string gone = op_->transport->peer_failure(peer); !gone.empty()) {
+        op_->transport->report_failure(peer, gone);
+      }
+    }
     in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), id));
     if (op_->metrics) op_->metrics->transfer_failed(metered_[id].link, metered_[id].direction, telemetry::now_ns());
     cancel_in_flight();
@@ -315,6 +328,7 @@ void check_limits(Runs runs, Clock::time_point deadline, const ExecutionLimits& 
     std::string why;
     for (auto& run : runs) {
       if (const int member = run->gone_member(why); member >= 0) {
+        run->report_gone(member, why);  // before the cancels: they close connections
         cancel_all(runs);
         fail(ErrorCode::kRemote, {run->rank(), member, "collective"},
              "rank {} of this communicator is gone, so the collective cannot complete ({})", member, why);

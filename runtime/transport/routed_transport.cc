@@ -16,6 +16,19 @@ RoutedTransport::RoutedTransport(int rank, std::vector<std::unique_ptr<Transport
   }
 }
 
+std::string RoutedTransport::peer_failure(int peer) {
+  Transport& route = transport_for(peer);
+  std::string why = route.peer_failure(peer);
+  for (size_t index = 0; why.empty() && index < owned_.size(); ++index) {
+    if (owned_[index].get() != &route) why = owned_[index]->peer_failure(peer);
+  }
+  return why;
+}
+
+void RoutedTransport::report_failure(int peer, const std::string& why) {
+  for (auto& transport : owned_) transport->report_failure(peer, why);
+}
+
 Transport& RoutedTransport::transport_for(int peer) const {
   if (peer < 0 || peer >= size() || route_[peer] == nullptr)
     fail(ErrorCode::kInvalidArgument, {rank_, peer, "transport"}, "no transport reaches peer {}", peer);

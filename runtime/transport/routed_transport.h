@@ -39,7 +39,10 @@ class RoutedTransport final : public Transport {
                      Completion* done) override {
     transport_for(peer).post_send_via(peer, connection, tag, data, bytes, done);
   }
-  std::string peer_failure(int peer) override { return transport_for(peer).peer_failure(peer); }
+  // The transport that reaches `peer` first, then the others: a failure
+  // notice about it may come through any of them.
+  std::string peer_failure(int peer) override;
+  void report_failure(int peer, const std::string& why) override;
   int lane_of(int peer, uint64_t tag) override { return transport_for(peer).lane_of(peer, tag); }
   void cancel(Completion* done) override;
   bool progress() override;

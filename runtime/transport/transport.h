@@ -111,6 +111,12 @@ class Transport {
   // waits on, so that a death two hops away fails the call at once.
   virtual std::string peer_failure(int peer) { (void)peer; return {}; }
 
+  // The executor found `peer` gone (`why`, from peer_failure) through this
+  // or another transport; a transport that can tell the other ranks (UCX's
+  // failure notice) does, so that ranks which only reach the dead one
+  // through others learn of it at once and name it.
+  virtual void report_failure(int peer, const std::string& why) { (void)peer, (void)why; }
+
   // Withdraws a transfer that is still pending. On return the transport no
   // longer touches its buffer or `done`.
   virtual void cancel(Completion* done) = 0;

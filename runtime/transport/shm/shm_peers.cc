@@ -32,8 +32,25 @@ void ShmTransport::check_peers_locked() {
       fail_peer_locked(peer, fmt::format("shm: peer {} closed its transport", peer.rank));
     } else if (!peer.watch.alive()) {
       fail_peer_locked(peer, fmt::format("shm: peer {} (pid {}) died", peer.rank, peer.watch.pid()));
+    } else if (options_.peer_timeout_s > 0) {
+      check_stopped_locked(peer);
     }
   }
+}
+
+// Shared memory needs nothing from a live peer's threads, so only a
+// process that stays stopped is a silent peer here.
+void ShmTransport::check_stopped_locked(Peer& peer) {
+  if (!peer.watch.stopped()) {
+    peer.stopped_since = {};
+    return;
+  }
+  const auto now = Clock::now();
+  if (peer.stopped_since == Clock::time_point{}) peer.stopped_since = now;
+  const double stopped_s = std::chrono::duration<double>(now - peer.stopped_since).count();
+  if (stopped_s < options_.peer_timeout_s) return;
+  fail_peer_locked(peer, fmt::format("shm: peer {} (pid {}) has been stopped for {:.1f} s (STRATA_PEER_TIMEOUT={:g} s)",
+                                     peer.rank, peer.watch.pid(), stopped_s, options_.peer_timeout_s));
 }
 
 void ShmTransport::fail_peer_locked(Peer& peer, const std::string& reason) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <utility>
@@ -211,6 +212,21 @@ ProcessWatch& ProcessWatch::operator=(ProcessWatch&& other) noexcept {
     pidfd_ = std::exchange(other.pidfd_, -1);
   }
   return *this;
+}
+
+bool ProcessWatch::stopped() const {
+  if (self_ || pid_ <= 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid_));
+  FILE* file = std::fopen(path, "re");
+  if (file == nullptr) return false;
+  char line[512];
+  const size_t got = std::fread(line, 1, sizeof(line) - 1, file);
+  std::fclose(file);
+  line[got] = '\0';
+  // The state follows the command name, which may hold ") ": take the last one.
+  const char* end = std::strrchr(line, ')');
+  return end != nullptr && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
 }
 
 bool ProcessWatch::alive() const {

@@ -105,6 +105,8 @@ class ProcessWatch {
   ProcessWatch& operator=(const ProcessWatch&) = delete;
 
   bool alive() const;
+  // Stopped by a signal or a tracer (state T or t in /proc); false for this process.
+  bool stopped() const;
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_; }  // -1 where pidfd_open is unavailable
 

@@ -30,6 +30,9 @@ struct ShmTransportOptions {
   // copies); for tests, and for hosts whose ptrace rules forbid CMA (which
   // the transport also detects by itself at creation).
   bool use_cma = true;
+  // A peer process that stays stopped (SIGSTOP, a debugger) this long while
+  // transfers are pending is failed, naming the timeout; 0: never.
+  double peer_timeout_s = 0;
 };
 
 // Collective over `bootstrap`: every rank of the bootstrap calls it, also

@@ -124,6 +124,7 @@ struct Peer {
   PeerMappings mappings;  // its node-shared allocations mapped here
   std::string gone;  // why the peer can no longer be reached; empty while it can
   bool left = false;  // gone by destroying its transport (an orderly exit), not by dying
+  std::chrono::steady_clock::time_point stopped_since{};  // its process seen stopped since; zero if not
   // Sending: the ring this transport fills in the peer's segment.
   RingEnd out;
   std::deque<ControlCell> control;  // waiting for ring space; go before the backlog
@@ -219,6 +220,7 @@ class alignas(kCacheLineBytes) ShmTransport final : public Transport {
 
   // shm_peers.cc
   void check_peers_locked();
+  void check_stopped_locked(Peer& peer);
   void fail_peer_locked(Peer& peer, const std::string& reason);
   void fail_sends_to_locked(Peer& peer);
   bool withdraw_receive_locked(Completion* done);

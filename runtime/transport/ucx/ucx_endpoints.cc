@@ -56,16 +56,21 @@ UcxTransport::UcxTransport(Bootstrap& bootstrap, const UcxTransportOptions& opti
     // Messages to itself never touch a network: more lanes would only add endpoints.
     peer.lane_count = static_cast<int>(rank) == rank_ ? 1 : options.lanes;
     peer.endpoint_count = peer.lane_count;
-    peer.watchable = static_cast<int>(rank) != rank_ && can_watch(self, peer.process);
+    peer.watchable = options.watch_local_processes && static_cast<int>(rank) != rank_ &&
+                     can_watch(self, peer.process);
     watches_processes_ |= peer.watchable;
   }
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
     fail(ErrorCode::kSystem, {rank_, -1, "UCX transport setup"}, "eventfd failed: {}", std::strerror(errno));
   }
+  std::lock_guard lock(mutex_);
+  post_control_receive_locked();
+  if (options.peer_timeout_s > 0) liveness_thread_ = std::thread([this] { run_liveness_thread(); });
 }
 
 UcxTransport::~UcxTransport() {
+  stop_liveness_thread();
   std::unique_lock lock(mutex_);
   shut_down_locked(lock);
   lock.unlock();
@@ -82,6 +87,7 @@ bool UcxTransport::connect_locked(int rank) {
   Peer& peer = peers_[rank];
   if (!peer.endpoints.empty()) return true;
   if (!peer.failure.empty()) return false;  // never reconnect: the peer's state is gone
+  if (peer.departed) return false;          // nor to a peer that has left
   for (int lane = 0; lane < peer.endpoint_count; ++lane) {
     ucp_ep_h endpoint = create_endpoint_locked(peer, lane);
     if (endpoint == nullptr) {
@@ -181,37 +187,87 @@ std::string UcxTransport::describe_path(int rank) {
   return text;
 }
 
-// One lane failing fails the peer: its messages may be on any lane, and a
-// lost one would leave a receive waiting forever.
+// Acted on after the UCX call that reported it returns, not inside it.
 void UcxTransport::on_endpoint_error(void* arg, ucp_ep_h endpoint, ucs_status_t status) {
   auto* peer = static_cast<Peer*>(arg);
-  if (peer->failure.empty()) {
-    auto found = std::find(peer->endpoints.begin(), peer->endpoints.end(), endpoint);
-    peer->failure = ucs_status_string(status);
-    if (peer->endpoints.size() > 1 && found != peer->endpoints.end()) {
-      peer->failure += fmt::format(" (lane {} of {})", found - peer->endpoints.begin(), peer->endpoints.size());
-    }
+  std::string reason = ucs_status_string(status);
+  auto found = std::find(peer->endpoints.begin(), peer->endpoints.end(), endpoint);
+  if (peer->endpoints.size() > 1 && found != peer->endpoints.end()) {
+    reason += fmt::format(" (lane {} of {})", found - peer->endpoints.begin(), peer->endpoints.size());
   }
-  // Acted on after the UCX call that reported it returns, not inside it;
-  // once per peer, although several lanes may report in one progress call.
-  std::vector<int>& failed = peer->owner->failed_peers_;
-  if (std::find(failed.begin(), failed.end(), peer->rank) == failed.end()) failed.push_back(peer->rank);
+  peer->owner->suspicions_.push_back({peer->rank, endpoint, std::move(reason)});
 }
 
-// A peer on this host is also looked at directly: with no connection to it
-// (a collective that never talks to it), no endpoint error would come.
+void UcxTransport::suspect_locked(int rank, ucp_ep_h endpoint, std::string reason) {
+  suspicions_.push_back({rank, endpoint, std::move(reason)});
+}
+
+// A peer's goodbye may still be in flight on another connection than the
+// one that reported the error, or sit unread while its process is already
+// gone: read what the worker has first. Then a peer that said goodbye has
+// simply left (only the endpoint that failed is closed: its other lanes may
+// still hold its last messages); any other is gone. One lane failing fails
+// the peer: its messages may be on any lane, and a lost one would leave a
+// receive waiting forever.
+void UcxTransport::judge_suspicions_locked() {
+  constexpr int kDrainRounds = 64;
+  for (int round = 0; round < kDrainRounds && ucp_worker_progress(worker_.get()) > 0; ++round) {
+  }
+  take_control_messages_locked();
+  while (!suspicions_.empty()) {
+    Suspicion suspicion = std::move(suspicions_.back());
+    suspicions_.pop_back();
+    Peer& peer = peers_[suspicion.rank];
+    if (peer.departed) {
+      if (suspicion.endpoint != nullptr) close_endpoint_locked(peer, suspicion.endpoint);
+      continue;
+    }
+    if (!peer.failure.empty()) continue;
+    peer.failure = std::move(suspicion.reason);
+    // Endpoints made only to carry notices fail quietly: announcing those
+    // would make every exited rank that never said goodbye here a "death".
+    mark_failed_locked(peer.rank, peer.used);
+  }
+}
+
+void UcxTransport::mark_failed_locked(int rank, bool announce) {
+  if (std::find(failed_peers_.begin(), failed_peers_.end(), rank) == failed_peers_.end()) failed_peers_.push_back(rank);
+  if (announce && std::find(to_announce_.begin(), to_announce_.end(), rank) == to_announce_.end()) {
+    to_announce_.push_back(rank);
+  }
+}
+
+void UcxTransport::close_endpoint_locked(Peer& peer, ucp_ep_h endpoint) {
+  auto found = std::find(peer.endpoints.begin(), peer.endpoints.end(), endpoint);
+  if (found == peer.endpoints.end()) return;  // being closed already
+  peer.endpoints.erase(found);
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  param.flags = UCP_EP_CLOSE_FLAG_FORCE;
+  ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint, &param);
+  if (UCS_PTR_IS_PTR(request)) close_requests_.push_back(request);
+}
+
+// A peer on this host that this transport carried traffic with is also
+// looked at directly: its death may make no event while nothing is pending
+// with it. Peers it never used are another transport's business (a routed
+// peer on shared memory), and their deaths reach here as failure notices.
 std::string UcxTransport::peer_failure(int rank) {
   std::lock_guard lock(mutex_);
   if (rank < 0 || rank >= static_cast<int>(peers_.size())) return {};
   Peer& peer = peers_[rank];
-  if (peer.failure.empty() && peer.watchable && !process_alive(peer.process)) {
-    peer.failure = fmt::format("its process (pid {} on this host) has exited", peer.process.pid);
-    failed_peers_.push_back(peer.rank);
+  if (peer.failure.empty() && !peer.departed && peer.used && peer.watchable && !process_alive(peer.process)) {
+    suspect_locked(rank, nullptr, fmt::format("its process (pid {} on this host) has exited", peer.process.pid));
+    handle_peer_failures_locked();
   }
   return peer.failure.empty() ? std::string() : fmt::format("ucx: peer {} failed: {}", rank, peer.failure);
 }
 
 void UcxTransport::handle_peer_failures_locked() {
+  if (!suspicions_.empty()) judge_suspicions_locked();
+  std::vector<int> announce = std::move(to_announce_);
+  to_announce_.clear();
+  for (int rank : announce) announce_failure_locked(rank);
   while (!failed_peers_.empty()) {
     int rank = failed_peers_.back();
     failed_peers_.pop_back();
@@ -235,10 +291,9 @@ void UcxTransport::check_peer_processes_locked() {
   std::vector<bool> involved(peers_.size(), false);
   for (const auto& entry : operations_) involved[entry.second->peer] = true;
   for (Peer& peer : peers_) {
-    if (!involved[peer.rank] || !peer.watchable || !peer.failure.empty()) continue;
+    if (!involved[peer.rank] || !peer.watchable || !peer.failure.empty() || peer.departed) continue;
     if (process_alive(peer.process)) continue;
-    peer.failure = fmt::format("its process (pid {} on this host) has exited", peer.process.pid);
-    failed_peers_.push_back(peer.rank);
+    suspect_locked(peer.rank, nullptr, fmt::format("its process (pid {} on this host) has exited", peer.process.pid));
   }
 }
 
@@ -277,6 +332,9 @@ void UcxTransport::reap_close_requests_locked() {
 void UcxTransport::shut_down_locked(std::unique_lock<std::mutex>& lock) {
   handle_peer_failures_locked();
   for (int rank = 0; rank < size(); ++rank) cancel_receives_from_locked(rank);
+  say_goodbye_locked();  // before the closes: each goodbye must precede its connection's end
+  control_closing_ = true;
+  if (control_request_ != nullptr && !control_arrived_) ucp_request_cancel(worker_.get(), control_request_);
   for (Peer& peer : peers_) {
     if (peer.endpoints.empty()) continue;
     // Flush what was sent, unless sends to this peer are still pending: the
@@ -284,11 +342,24 @@ void UcxTransport::shut_down_locked(std::unique_lock<std::mutex>& lock) {
     bool abandoned = std::any_of(operations_.begin(), operations_.end(), [&](const auto& entry) {
       return entry.second->peer == peer.rank;
     });
+    // A peer left with a transfer pending is told this rank abandons it
+    // (its receives then fail at once); the others get their goodbye above.
+    if (abandoned) send_control_locked(peer.rank, make_control_message(ControlKind::kReset, rank_), -1);
     close_endpoints_locked(peer, abandoned);
   }
   auto limit = std::chrono::duration<double>(std::min(options_.timeout_s, kCloseWaitLimitS));
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(limit);
-  while ((!close_requests_.empty() || !operations_.empty()) && Clock::now() < deadline) {
+  // Transfers with a peer known gone will not finish: they are abandoned below.
+  auto live_transfers = [&] {
+    return std::count_if(operations_.begin(), operations_.end(),
+                         [&](const auto& entry) { return peers_[entry.second->peer].failure.empty(); });
+  };
+  auto busy = [&] {
+    reap_control_sends_locked();
+    return !close_requests_.empty() || live_transfers() > 0 || !control_sends_.empty() ||
+           (control_request_ != nullptr && !control_arrived_);
+  };
+  while (busy() && Clock::now() < deadline) {
     if (progress_locked()) continue;
     if (ucp_worker_arm(worker_.get()) == UCS_ERR_BUSY) continue;
     lock.unlock();
@@ -296,10 +367,16 @@ void UcxTransport::shut_down_locked(std::unique_lock<std::mutex>& lock) {
     ::poll(&fd, 1, 10);
     lock.lock();
   }
-  if (!close_requests_.empty() || !operations_.empty()) {
+  if (!close_requests_.empty() || live_transfers() > 0) {
     log(LogLevel::kWarn, "ucx: rank {}: teardown gave up on {} endpoint closes and {} transfers after {:.3g} s",
-        rank_, close_requests_.size(), operations_.size(), limit.count());
+        rank_, close_requests_.size(), live_transfers(), limit.count());
   }
+  // Requests still held are freed now and released by UCX when the worker goes.
+  take_control_messages_locked();
+  if (control_request_ != nullptr) ucp_request_free(control_request_);
+  control_request_ = nullptr;
+  // Their buffers stay (control_sends_ outlives worker_) until UCX lets go.
+  for (ControlSend& send : control_sends_) ucp_request_free(send.request);
   // Whatever UCX still holds may complete while the worker is destroyed:
   // leave those operations ownerless (their callbacks then free themselves).
   for (auto& [raw, operation] : operations_) {

@@ -17,6 +17,9 @@ namespace {
 // The caller encodes the sender in the tag, so receives match the whole tag.
 constexpr ucp_tag_t kFullTagMask = ~ucp_tag_t{0};
 
+// How long cancel() waits for UCX to let go of a transfer with a peer known gone.
+constexpr double kGoneCancelWaitS = 0.2;
+
 // How long cancel() and teardown wait for UCX to let go of a buffer.
 std::chrono::duration<double> bounded_wait(const UcxTransportOptions& options) {
   return std::chrono::duration<double>(std::min(options.timeout_s, 10.0));
@@ -65,6 +68,7 @@ void UcxTransport::post_send_via(int peer, int connection, uint64_t tag, const v
 void UcxTransport::send_locked(int peer, int connection, uint64_t tag, const void* data, size_t bytes,
                                Completion* done) {
   Operation* operation = add_operation_locked(done, peer, false, tag, bytes);  // checks `peer`
+  peers_[peer].used = true;
   ucp_ep_h endpoint = connection < 0 ? endpoint_locked(peer, tag) : endpoint_via_locked(peer, connection);
   if (endpoint == nullptr) {
     complete_locked(operation, UCS_ERR_UNREACHABLE, 0);
@@ -81,6 +85,7 @@ void UcxTransport::post_recv(int peer, uint64_t tag, void* data, size_t bytes, C
   std::lock_guard lock(mutex_);
   handle_peer_failures_locked();
   Operation* operation = add_operation_locked(done, peer, true, tag, bytes);
+  peers_[peer].used = true;
   // Tag receives are not tied to an endpoint (a message matches here whichever
   // lane it came on); having the endpoints to the sender is what lets UCX
   // report the sender's death, which fails this receive.
@@ -148,12 +153,19 @@ void UcxTransport::complete_locked(Operation* operation, ucs_status_t status, si
   if (operation->request != nullptr) ucp_request_free(operation->request);
   Completion* done = operation->done;
   std::string error = status == UCS_OK ? std::string() : describe_failure_locked(*operation, status);
+  const bool operation_was_recv = operation->is_recv;
+  const int peer = operation->peer;
   if (done != nullptr) by_completion_.erase(done);
   operations_.erase(operation);  // frees it
   ++completions_;
   if (waiters_ > 0) {  // they may be waiting for this one: see wake_fd_
     uint64_t one = 1;
     [[maybe_unused]] ssize_t written = ::write(wake_fd_, &one, sizeof(one));
+  }
+  if (status == UCS_OK && operation_was_recv) {  // a sign of life, for liveness and goodbyes
+    Peer& from = peers_[peer];
+    from.heard_from = true;
+    if (options_.peer_timeout_s > 0) from.heard = Clock::now();
   }
   if (done == nullptr) return;  // orphaned by a cancel that gave up waiting
   if (status == UCS_OK) {
@@ -175,6 +187,10 @@ std::string UcxTransport::describe_failure_locked(const Operation& operation, uc
   if (!peer.failure.empty()) {
     return fmt::format("ucx: {} peer {} failed: the peer is gone ({})", direction, operation.peer, peer.failure);
   }
+  if (peer.departed) {
+    return fmt::format("ucx: {} peer {} failed: the peer has left (it destroyed its transport)", direction,
+                       operation.peer);
+  }
   if (status == UCS_ERR_CANCELED) {
     return fmt::format("ucx: {} peer {} (tag {:#x}) was canceled", direction, operation.peer, operation.tag);
   }
@@ -190,9 +206,12 @@ bool UcxTransport::progress() {
 bool UcxTransport::progress_locked() {
   uint64_t before = completions_;
   unsigned events = ucp_worker_progress(worker_.get());
+  take_control_messages_locked();
   check_peer_processes_locked();
+  check_liveness_locked();
   handle_peer_failures_locked();
   reap_close_requests_locked();
+  reap_control_sends_locked();
   seen_completions_[std::this_thread::get_id()] = completions_;
   return events > 0 || completions_ != before;
 }
@@ -200,7 +219,7 @@ bool UcxTransport::progress_locked() {
 Transport::Armed UcxTransport::arm_wait(WaitSet& set) {
   std::lock_guard lock(mutex_);
   uint64_t& seen = seen_completions_[std::this_thread::get_id()];
-  if (seen != completions_ || !failed_peers_.empty()) {  // something happened that this thread has not seen
+  if (seen != completions_ || !failed_peers_.empty() || !suspicions_.empty() || control_arrived_) {  // something happened that this thread has not seen
     seen = completions_;
     return Armed::kBusy;
   }
@@ -240,12 +259,20 @@ void UcxTransport::cancel(Completion* done) {
     // endpoints (every lane), which ends every send on them as canceled, and fails the
     // receives from it, which the peer (seeing its endpoint reset) would never
     // send. That is what cancel is for: abort and timeout.
+    // The peer is told first, so that it does not take this for a death.
     Peer& peer = peers_[operation->peer];
-    if (peer.failure.empty()) peer.failure = "its endpoint was closed to cancel a pending send";
-    failed_peers_.push_back(peer.rank);
+    if (peer.failure.empty()) {
+      send_control_locked(peer.rank, make_control_message(ControlKind::kReset, rank_), -1);
+      peer.failure = "its endpoint was closed to cancel a pending send";
+    }
+    mark_failed_locked(peer.rank, false);
     handle_peer_failures_locked();
   }
-  wait_until_done_locked(lock, done, Clock::now() + std::chrono::duration_cast<Clock::duration>(bounded_wait(options_)));
+  // A peer known gone sends nothing more into the buffer: a receive UCX
+  // still holds (its rendezvous had begun) is abandoned soon.
+  const bool peer_gone = !peers_[operation->peer].failure.empty();
+  const auto limit = peer_gone ? std::chrono::duration<double>(kGoneCancelWaitS) : bounded_wait(options_);
+  wait_until_done_locked(lock, done, Clock::now() + std::chrono::duration_cast<Clock::duration>(limit));
   found = by_completion_.find(done);
   if (found == by_completion_.end()) return;
   // UCX kept the request: forget `done` so a late completion cannot touch it.

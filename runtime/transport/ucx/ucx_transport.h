@@ -28,8 +28,9 @@ struct UcxTransportOptions {
   // then uses only network transports, even for a rank's messages to itself.
   bool allow_shared_memory = true;
   // Bounds the waits inside cancel() and teardown (each at most
-  // min(timeout_s, 10 s)), and sets how often UCX's keepalive checks peers
-  // (timeout_s / 10, within 1..20 s; overrides UCX_KEEPALIVE_INTERVAL).
+  // min(timeout_s, 10 s); 0.2 s for a transfer with a peer known gone).
+  // UCX's keepalive checks peers every 250 ms (UCX_KEEPALIVE_INTERVAL in
+  // the environment overrides it).
   double timeout_s = 300;
   // UCX_NET_DEVICES for this transport, e.g. "lo" or "eth0,ib0:1"; empty
   // leaves UCX's choice (every usable interface, or the UCX_NET_DEVICES env).
@@ -43,6 +44,16 @@ struct UcxTransportOptions {
   // Both sides should use the same count: the k-th endpoint each side makes
   // toward the other pairs up with the other's k-th (one connection per pair).
   int lanes = 1;
+  // Liveness: while this rank waits on a peer and hears nothing from it, it
+  // pings it (every min(1 s, peer_timeout_s / 5)); a peer that answers
+  // nothing for peer_timeout_s is failed, naming the timeout, and reported
+  // to every other rank. A background thread answers pings while the caller
+  // is busy elsewhere. 0 turns liveness off (no thread).
+  double peer_timeout_s = 0;
+  // Look at the processes of peers on this host (pid, start time) to see
+  // deaths that make no network event. false stands for peers on other
+  // hosts, e.g. emulated sites on one machine (tests, benchmarks).
+  bool watch_local_processes = true;
 };
 
 inline constexpr int kMaxUcxLanes = 16;
@@ -85,8 +96,12 @@ uint64_t tcp_rmem_max();
 // mutex; a thread in wait_for_activity is woken by completions that other
 // threads make). A peer that dies fails the transfers pending with it: UCX
 // reports broken connections, and peers on this host are also checked
-// directly every second while transfers with them are pending.
-// Destroying the transport flushes and closes its endpoints; over tcp that
+// directly every second while transfers with them are pending. A rank that
+// finds a peer gone tells every other rank (a failure notice), so that
+// peer_failure() reports it on ranks that never talked to it.
+// Destroying the transport says goodbye to the peers it talked with (so
+// that its exit is not taken for a death, even while they still read its
+// last messages), then flushes and closes its endpoints; over tcp that
 // needs the peers to progress, so destroy it on all ranks at about the same
 // time (e.g. after a barrier), or the destructor waits up to min(timeout_s, 10 s).
 std::unique_ptr<Transport> create_ucx_transport(Bootstrap& bootstrap, const UcxTransportOptions& options);

@@ -52,11 +52,14 @@ std::vector<std::pair<std::string, std::string>> config_overrides(const UcxTrans
   // (The key has no TCP_ prefix: ucp_config_modify passes it on to each
   // transport's table, where "TCP_CONN_NB" matched nothing.)
   if (std::getenv("UCX_TCP_CONN_NB") == nullptr) overrides.emplace_back("CONN_NB", "y");
-  // Keepalive is how UCX notices a peer that died without closing a socket
-  // (always the case over shared memory). UCX's 20 s default outlasts short
-  // timeouts; a round is one small message or a pid check per endpoint.
-  double keepalive_s = std::clamp(options.timeout_s / 10, 1.0, 20.0);
-  overrides.emplace_back("KEEPALIVE_INTERVAL", fmt::format("{}ms", static_cast<int64_t>(keepalive_s * 1000)));
+  // Keepalive is how UCX notices a dead peer: over tcp UCX 1.13 reports a
+  // killed peer's closed sockets only when a keepalive round finds them
+  // (measured: with UCX's 20 s default a SIGKILLed rank was first seen by
+  // Strata's 10 s liveness check), and over shared memory nothing closes.
+  // A round is one small message or a pid check per endpoint, so every
+  // 250 ms costs nothing and keeps "a death is seen within 1 s".
+  // A UCX_KEEPALIVE_INTERVAL in the environment still wins.
+  if (std::getenv("UCX_KEEPALIVE_INTERVAL") == nullptr) overrides.emplace_back("KEEPALIVE_INTERVAL", "250ms");
   return overrides;
 }
 
