@@ -114,6 +114,10 @@ int run(const Options& options, int rank, int nranks) {
       // "rank 5 of this communicator is gone" (a member) or "(peer 5)" (a transfer with it).
       const bool named = what.find(fmt::format("rank {} of", options.victim)) != std::string::npos ||
                          what.find(fmt::format("(peer {})", options.victim)) != std::string::npos;
+      // On stderr first: a destroy that never returns would otherwise leave no trace of the detection.
+      fmt::print(stderr, "strata-fault-drill rank {}: call {} failed {:.4f} s after the fault; destroying\n", rank,
+                 call, recorded ? failed_at - fault_at : -1.0);
+      std::fflush(stderr);
       const auto destroy_start = std::chrono::steady_clock::now();
       comm.reset();
       const double destroy_s =

@@ -192,11 +192,10 @@ void UcxTransport::announce_failure_locked(int rank) {
 
 // Peers this rank waits on (a transfer with them is pending) and has not
 // heard from lately get a ping; one silent for peer_timeout_s is failed.
+// Only the liveness thread calls it, every kLivenessTick: the callers'
+// progress loops pay nothing for liveness.
 void UcxTransport::check_liveness_locked() {
-  if (options_.peer_timeout_s <= 0) return;
   const auto now = Clock::now();
-  if (now < next_liveness_check_) return;
-  next_liveness_check_ = now + kLivenessTick;
   std::vector<bool> involved(peers_.size(), false);
   for (const auto& entry : operations_) involved[entry.second->peer] = true;
   const auto interval = ping_interval(options_.peer_timeout_s);
@@ -227,6 +226,8 @@ void UcxTransport::run_liveness_thread() {
     liveness_wake_.wait_for(lock, kLivenessTick);
     if (liveness_stopping_) break;
     progress_locked();
+    check_liveness_locked();
+    handle_peer_failures_locked();
     // This thread may have taken the worker's event a sleeping caller armed
     // for; wake it to look and re-arm.
     if (waiters_ > 0) {

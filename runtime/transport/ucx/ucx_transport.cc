@@ -208,7 +208,6 @@ bool UcxTransport::progress_locked() {
   unsigned events = ucp_worker_progress(worker_.get());
   take_control_messages_locked();
   check_peer_processes_locked();
-  check_liveness_locked();
   handle_peer_failures_locked();
   reap_close_requests_locked();
   reap_control_sends_locked();

@@ -183,7 +183,6 @@ class UcxTransport final : public Transport {
   // Liveness: a thread that progresses the worker now and then, so that
   // this rank answers pings while its caller computes, and that notices
   // peers which stopped answering (STRATA_PEER_TIMEOUT).
-  Clock::time_point next_liveness_check_{};
   std::condition_variable liveness_wake_;
   bool liveness_stopping_ = false;
   std::thread liveness_thread_;
