@@ -82,13 +82,13 @@ Entry* create_entry(MPI_Comm comm, int rank, int size) {
   auto entry = std::make_unique<Entry>();
   runtime::UniqueId id{};
   const runtime::Config& config = runtime::config();
-  if (rank == 0) id = runtime::create_unique_id(config.socket_ifname, config.timeout_s);
+  if (rank == 0) id = runtime::create_unique_id(config.socket_ifname, config.timeout_s, runtime::join_policy());
   PMPI_Bcast(id.bytes.data(), static_cast<int>(id.bytes.size()), MPI_BYTE, 0, comm);
   // The communicator needs the bootstrap only while it is created. Kept open,
   // rank 0's root thread and sockets measurably slowed Open MPI's own
   // 8-byte calls beside it (0.6 -> 1.1 us), so it closes here.
   const std::unique_ptr<runtime::Bootstrap> bootstrap =
-      runtime::connect_tcp_bootstrap(id, rank, size, config.timeout_s);
+      runtime::connect_tcp_bootstrap(id, rank, size, config.timeout_s, runtime::join_policy());
   entry->comm = runtime::Communicator::create(*bootstrap, {"mpi"});
   entry->single_host = entry->comm->topology().node_count == 1;
   return entry.release();

@@ -41,7 +41,7 @@ void init_rank(ncclComm_t* out, int nranks, const ncclUniqueId& id, int rank, co
   const std::string name = settings.name.empty() ? std::string("nccl") : settings.name;  // for logs
   CreateWork work = [unique, rank, nranks, name] {
     CommParts parts;
-    parts.bootstrap = runtime::connect_tcp_bootstrap(unique, rank, nranks, runtime::config().timeout_s);
+    parts.bootstrap = runtime::connect_tcp_bootstrap(unique, rank, nranks, runtime::config().timeout_s, runtime::join_policy());
     parts.comm = runtime::Communicator::create(*parts.bootstrap, runtime::CommOptions{name});
     return parts;
   };
@@ -54,7 +54,7 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId) {
   return guard("ncclGetUniqueId", [&] {
     check_out_pointer(uniqueId, "uniqueId", {-1, -1, "ncclGetUniqueId"});
     const runtime::Config& config = runtime::config();
-    const runtime::UniqueId id = runtime::create_unique_id(config.socket_ifname, config.timeout_s);
+    const runtime::UniqueId id = runtime::create_unique_id(config.socket_ifname, config.timeout_s, runtime::join_policy());
     static_assert(sizeof(id.bytes) == sizeof(uniqueId->internal));
     std::memcpy(uniqueId->internal, id.bytes.data(), sizeof(uniqueId->internal));
   });

@@ -66,7 +66,7 @@ std::unique_ptr<PyCommunicator> connect(int nranks, int rank, const py::bytes& u
   const runtime::UniqueId id = unique_id_from(unique_id, rank);
   const double wait_s = timeout_s > 0 ? timeout_s : runtime::config().timeout_s;
   py::gil_scoped_release release;
-  std::shared_ptr<runtime::Bootstrap> bootstrap = runtime::connect_tcp_bootstrap(id, rank, nranks, wait_s);
+  std::shared_ptr<runtime::Bootstrap> bootstrap = runtime::connect_tcp_bootstrap(id, rank, nranks, wait_s, runtime::join_policy());
   auto comm = runtime::Communicator::create(
       *bootstrap, {.name = name.empty() ? std::string("python") : name, .timeout_s = timeout_s, .compression = compression});
   return std::make_unique<PyCommunicator>(std::move(comm), std::move(bootstrap));
@@ -164,15 +164,15 @@ void PyCommunicator::destroy() {
 void bind_communicator(py::module_& m) {
   m.def("get_unique_id", [](const std::string& ifname) {
     const std::string interface = ifname.empty() ? runtime::config().socket_ifname : ifname;
-    return to_bytes(runtime::create_unique_id(interface, runtime::config().timeout_s));
+    return to_bytes(runtime::create_unique_id(interface, runtime::config().timeout_s, runtime::join_policy()));
   }, py::arg("ifname") = "");
   m.def("unique_id_at", [](const std::string& host, int port, uint64_t key) {
     if (port <= 0 || port > 65535)
       fail(ErrorCode::kInvalidArgument, {-1, -1, "unique_id_at"}, "port {} is outside 1..65535", port);
-    return to_bytes(runtime::unique_id_at(host, static_cast<uint16_t>(port), key));
+    return to_bytes(runtime::unique_id_at(host, static_cast<uint16_t>(port), key, runtime::join_policy()));
   }, py::arg("host"), py::arg("port"), py::arg("session_key"));
   m.def("start_root_for", [](const py::bytes& id, double timeout_s) {
-    runtime::start_root_for(unique_id_from(id, 0), timeout_s > 0 ? timeout_s : runtime::config().timeout_s);
+    runtime::start_root_for(unique_id_from(id, 0), timeout_s > 0 ? timeout_s : runtime::config().timeout_s, runtime::join_policy());
   }, py::arg("unique_id"), py::arg("timeout") = 0.0);
   m.def("group_start", &runtime::group_start);
   m.def("group_end", &runtime::group_end, py::call_guard<py::gil_scoped_release>());

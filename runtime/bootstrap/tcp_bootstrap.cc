@@ -1,10 +1,12 @@
 #include "runtime/bootstrap/tcp_bootstrap.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <random>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "runtime/bootstrap/socket_io.h"
 #include "runtime/bootstrap/tcp_bootstrap_root.h"
 #include "runtime/bootstrap/tcp_bootstrap_wire.h"
@@ -31,6 +33,10 @@ class TcpBootstrap final : public Bootstrap {
   int rank() const override { return rank_; }
   int size() const override { return nranks_; }
   std::vector<std::byte> allgather(std::span<const std::byte> mine) override;
+
+  // The handshake (join_auth.h): answers the root's challenge and checks the
+  // root's proof. Throws like allgather, with the root's verdict when it refuses.
+  void join(const JobSecret& secret, uint64_t session_key, net::Deadline deadline);
 
  private:
   ErrorContext context() const { return {rank_, -1, "bootstrap allgather"}; }
@@ -81,6 +87,31 @@ std::vector<std::byte> TcpBootstrap::read_reply(net::Deadline deadline) {
   return body;
 }
 
+void TcpBootstrap::join(const JobSecret& secret, uint64_t session_key, net::Deadline deadline) {
+  std::byte challenge[wire::kChallengeBytes];
+  auto status = net::read_all(socket_.get(), challenge, sizeof(challenge), deadline);
+  if (status != net::IoStatus::kOk) fail_io(status, "waiting for the root's challenge");
+  std::optional<JoinNonce> root_nonce = wire::decode_challenge(challenge);
+  if (!root_nonce) {
+    fail_broken(ErrorCode::kRemote, fmt::format("the process at {} is not a Strata bootstrap root of this version "
+                                                "(its first bytes are no challenge)", root_text_));
+  }
+  wire::Hello hello{wire::kMagic, session_key, rank_, nranks_, random_join_nonce()};
+  hello.proof = rank_join_proof(secret, *root_nonce, hello.nonce, session_key, rank_, nranks_);
+  std::byte bytes[wire::kHelloBytes];
+  wire::encode_hello(hello, bytes);
+  status = net::write_all(socket_.get(), bytes, sizeof(bytes), deadline);
+  // A refused hello is answered with the reason: read it even when the write failed.
+  std::vector<std::byte> welcome = read_reply(deadline);
+  if (status != net::IoStatus::kOk) fail_io(status, "saying hello");
+  JoinProof expected = root_join_proof(secret, *root_nonce, hello.nonce, session_key);
+  if (welcome.size() != expected.size() ||
+      !join_proofs_equal(expected, *reinterpret_cast<const JoinProof*>(welcome.data()))) {
+    fail_broken(ErrorCode::kRemote, fmt::format("the bootstrap root at {} did not prove it knows the job secret "
+                                                "(a root of another job on this address?)", root_text_));
+  }
+}
+
 std::vector<std::byte> TcpBootstrap::allgather(std::span<const std::byte> mine) {
   if (broken_) throw *broken_;
   net::Deadline deadline = net::deadline_after(timeout_s_);
@@ -100,50 +131,102 @@ std::vector<std::byte> TcpBootstrap::allgather(std::span<const std::byte> mine) 
   return all;
 }
 
+// The process warns once for each way its joins go unauthenticated.
+void warn_unauthenticated_once(bool explicit_off) {
+  static std::atomic<bool> warned_off{false}, warned_derived{false};
+  if (explicit_off && !warned_off.exchange(true)) {
+    log(LogLevel::kWarn, "STRATA_AUTH=off: bootstrap joins are not authenticated; anyone who reaches the root's "
+                         "port can join this job");
+  }
+  if (!explicit_off && !warned_derived.exchange(true)) {
+    log(LogLevel::kWarn, "a rendezvous at a known address with no STRATA_AUTH_KEY_FILE has no channel for a job "
+                         "secret: bootstrap joins are not authenticated (docs/security.md)");
+  }
+}
+
+// How a new id's ranks will prove themselves.
+wire::RootAddress join_fields(wire::RootAddress root, const JoinPolicy& policy, bool id_can_carry_secret) {
+  if (!policy.authenticate) {
+    root.mode = JoinMode::kOff;
+    warn_unauthenticated_once(true);
+  } else if (policy.key_file_secret) {
+    root.mode = JoinMode::kKeyFile;
+  } else if (id_can_carry_secret) {
+    root.mode = JoinMode::kSecretInId;
+    root.secret = random_job_secret();
+  } else {
+    root.mode = JoinMode::kOff;
+    warn_unauthenticated_once(false);
+  }
+  return root;
+}
+
+wire::RootAddress decode_or_fail(const UniqueId& id, const ErrorContext& context) {
+  std::optional<wire::RootAddress> root = wire::decode_unique_id(id);
+  if (!root) fail(ErrorCode::kInvalidArgument, context, "{}", wire::unique_id_problem(id));
+  return *root;
+}
+
 }  // namespace
 
-UniqueId create_unique_id(const std::string& ifname, double timeout_s) {
+JobSecret join_secret(const UniqueId& id, const JoinPolicy& policy, int rank) {
+  ErrorContext context{rank, -1, "job secret"};
+  wire::RootAddress root = decode_or_fail(id, context);
+  switch (root.mode) {
+    case JoinMode::kSecretInId: return root.secret;
+    case JoinMode::kOff: return JobSecret{};
+    case JoinMode::kKeyFile:
+      if (!policy.key_file_secret) {
+        fail(ErrorCode::kInvalidArgument, context,
+             "the unique id says the job secret comes from STRATA_AUTH_KEY_FILE, which is not set on this rank");
+      }
+      return *policy.key_file_secret;
+  }
+  fail(ErrorCode::kInternal, context, "unknown join mode");
+}
+
+UniqueId create_unique_id(const std::string& ifname, double timeout_s, const JoinPolicy& policy) {
   wire::RootAddress root;
   root.address = net::pick_interface_address(ifname);
   net::Fd listener = net::listen_on_port(&root.port);
   root.session_key = random_session_key();
-  start_tcp_bootstrap_root(std::move(listener), root.session_key, root_timeout_s(timeout_s));
-  return wire::encode_unique_id(root);
+  root = join_fields(root, policy, true);
+  UniqueId id = wire::encode_unique_id(root);
+  start_tcp_bootstrap_root(std::move(listener), root.session_key, join_secret(id, policy, -1),
+                           root_timeout_s(timeout_s));
+  return id;
 }
 
-UniqueId unique_id_at(const std::string& host, uint16_t port, uint64_t session_key) {
+UniqueId unique_id_at(const std::string& host, uint16_t port, uint64_t session_key, const JoinPolicy& policy) {
   if (port == 0) fail(ErrorCode::kInvalidArgument, {-1, -1, "bootstrap address"}, "port 0 names no root");
-  return wire::encode_unique_id({net::resolve_ipv4(host), port, session_key});
+  wire::RootAddress root{net::resolve_ipv4(host), port, session_key};
+  return wire::encode_unique_id(join_fields(root, policy, false));
 }
 
-void start_root_for(const UniqueId& id, double timeout_s) {
-  std::optional<wire::RootAddress> root = wire::decode_unique_id(id);
-  if (!root) fail(ErrorCode::kInvalidArgument, {-1, -1, "bootstrap root"}, "not a Strata unique id (wrong magic)");
-  net::Fd listener = net::listen_on_port(&root->port);
-  start_tcp_bootstrap_root(std::move(listener), root->session_key, root_timeout_s(timeout_s));
+void start_root_for(const UniqueId& id, double timeout_s, const JoinPolicy& policy) {
+  wire::RootAddress root = decode_or_fail(id, {-1, -1, "bootstrap root"});
+  JobSecret secret = join_secret(id, policy, -1);
+  net::Fd listener = net::listen_on_port(&root.port);
+  start_tcp_bootstrap_root(std::move(listener), root.session_key, secret, root_timeout_s(timeout_s));
 }
 
-std::unique_ptr<Bootstrap> connect_tcp_bootstrap(const UniqueId& id, int rank, int nranks, double timeout_s) {
+std::unique_ptr<Bootstrap> connect_tcp_bootstrap(const UniqueId& id, int rank, int nranks, double timeout_s,
+                                                 const JoinPolicy& policy) {
   ErrorContext context{rank, -1, "bootstrap connect"};
-  std::optional<wire::RootAddress> root = wire::decode_unique_id(id);
-  if (!root) fail(ErrorCode::kInvalidArgument, context, "not a Strata unique id (wrong magic)");
-  std::string root_text = net::format_address(root->address, root->port);
+  wire::RootAddress root = decode_or_fail(id, context);
+  JobSecret secret = join_secret(id, policy, rank);
+  std::string root_text = net::format_address(root.address, root.port);
 
   net::Deadline deadline = net::deadline_after(timeout_s);
-  net::Fd socket = net::connect_until(root->address, root->port, deadline);
+  net::Fd socket = net::connect_until(root.address, root.port, deadline);
   if (!socket.valid()) {
     fail(ErrorCode::kTimeout, context, "could not connect to the bootstrap root at {} within {:.3g} s", root_text,
          timeout_s);
   }
-  std::byte hello[wire::kHelloBytes];
-  wire::encode_hello(wire::Hello{wire::kMagic, root->session_key, rank, nranks}, hello);
-  auto status = net::write_all(socket.get(), hello, sizeof(hello), deadline);
-  if (status != net::IoStatus::kOk) {
-    fail(ErrorCode::kRemote, context, "bootstrap root at {}: {} while saying hello", root_text,
-         net::io_status_text(status));
-  }
-  // Validation (ranks, nranks, session key) is the root's: its verdict arrives with the first round.
-  return std::make_unique<TcpBootstrap>(std::move(socket), std::move(root_text), rank, nranks, timeout_s);
+  auto bootstrap = std::make_unique<TcpBootstrap>(std::move(socket), std::move(root_text), rank, nranks, timeout_s);
+  // Validation of ranks and nranks is the root's: its verdict arrives with the first round.
+  bootstrap->join(secret, root.session_key, deadline);
+  return bootstrap;
 }
 
 int active_tcp_bootstrap_roots() { return active_tcp_bootstrap_root_count(); }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string_view>
 #include <thread>
@@ -26,9 +27,20 @@ using net::Deadline;
 
 std::atomic<int> g_active_roots{0};
 
+// A connection that has not proved itself is dropped this soon, and no more
+// than this many wait at once, so slow or flooding strangers cannot starve
+// the ranks of file descriptors.
+constexpr double kHelloTimeoutS = 5.0;
+// (Strangers include ranks between connecting and their hello, so the cap
+// grows with the job.)
+constexpr size_t kMaxStrangers = 1024;
+
 struct Connection {
   net::Fd fd;
-  bool authenticated = false;  // presented the session key
+  std::string address;         // the peer's, for the log
+  JoinNonce nonce{};           // this connection's challenge
+  Deadline hello_deadline{};   // until authenticated
+  bool authenticated = false;  // proved the job secret and presented the session key
   int rank = -1;               // set by a valid hello
   std::vector<std::byte> input;
   std::vector<std::byte> output;
@@ -50,8 +62,8 @@ struct Failure {
 // timeout is the nearest deadline, so the service cannot hang.
 class RootService {
  public:
-  RootService(net::Fd listener, uint64_t session_key, double timeout_s)
-      : listener_(std::move(listener)), session_key_(session_key), round_timeout_s_(timeout_s) {
+  RootService(net::Fd listener, uint64_t session_key, const JobSecret& secret, double timeout_s)
+      : listener_(std::move(listener)), session_key_(session_key), secret_(secret), round_timeout_s_(timeout_s) {
     round_deadline_ = net::deadline_after(round_timeout_s_);
   }
 
@@ -63,13 +75,16 @@ class RootService {
   void write_to(Connection& connection);
   void parse_input(Connection& connection);
   void on_hello(Connection& connection, const wire::Hello& hello);
+  std::optional<std::string> refusal(const Connection& connection, const wire::Hello& hello) const;
+  void note_refusal(const Connection& connection, const std::string& why);
+  void refuse_stranger(Connection& connection, const std::string& why);
+  void limit_strangers();
   void admit(Connection& connection, const wire::Hello& hello);
   void on_contribution(Connection& connection, std::vector<std::byte> data);
   void on_disconnect(Connection& connection);
   void complete_round();
   void fail_session(ErrorCode code, std::string message);
   void queue_reply(Connection& connection, std::optional<ErrorCode> code, std::span<const std::byte> body);
-  void reject(Connection& connection, ErrorCode code, const std::string& message);
   void close_after_reply(Connection& connection, ErrorCode code, std::string_view message);
   std::string missing_ranks_message() const;
   void check_deadlines();
@@ -78,7 +93,9 @@ class RootService {
 
   net::Fd listener_;
   uint64_t session_key_;
+  JobSecret secret_;
   double round_timeout_s_;
+  std::set<std::string> refused_addresses_;  // hosts, logged once each
   std::vector<std::unique_ptr<Connection>> connections_;
 
   int nranks_ = -1;  // from the first valid hello
@@ -125,8 +142,12 @@ void RootService::run() {
 }
 
 void RootService::accept_connections() {
-  while (true) {
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  // A bounded batch, so a flood of connections cannot keep the loop from the ranks' sockets.
+  for (int batch = 0; batch < 64; ++batch) {
+    sockaddr_in peer{};
+    socklen_t peer_length = sizeof(peer);
+    int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -134,13 +155,31 @@ void RootService::accept_connections() {
         log(LogLevel::kWarn, "bootstrap root: accept failed: {}", std::strerror(errno));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      return;
+      break;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto connection = std::make_unique<Connection>();
     connection->fd = net::Fd(fd);
+    connection->address = net::format_address(peer.sin_addr, ntohs(peer.sin_port));
+    connection->nonce = random_join_nonce();
+    connection->hello_deadline = net::deadline_after(std::min(kHelloTimeoutS, round_timeout_s_));
+    std::byte challenge[wire::kChallengeBytes];
+    wire::encode_challenge(connection->nonce, challenge);
+    connection->output.assign(challenge, challenge + sizeof(challenge));
     connections_.push_back(std::move(connection));
+    write_to(*connections_.back());
+  }
+  limit_strangers();
+}
+
+void RootService::limit_strangers() {
+  size_t strangers = 0;
+  for (auto it = connections_.rbegin(); it != connections_.rend(); ++it) {
+    Connection& connection = **it;
+    if (connection.authenticated || connection.dead || connection.closing) continue;
+    // The oldest go first: they had the longest to say hello.
+    if (++strangers > kMaxStrangers + static_cast<size_t>(std::max(nranks_, 0))) refuse_stranger(connection, "too many connections waiting to say hello");
   }
 }
 
@@ -207,17 +246,39 @@ void RootService::parse_input(Connection& connection) {
   }
 }
 
-void RootService::on_hello(Connection& connection, const wire::Hello& hello) {
-  if (hello.magic != wire::kMagic) {
-    reject(connection, ErrorCode::kInvalidArgument, "bootstrap root rejected a connection that is not a Strata rank");
-    return;
+std::optional<std::string> RootService::refusal(const Connection& connection, const wire::Hello& hello) const {
+  if (hello.magic == wire::kOldMagic) return "a rank of an older Strata (before authenticated joins)";
+  if (hello.magic != wire::kMagic) return "not a Strata rank";
+  JoinProof expected =
+      rank_join_proof(secret_, connection.nonce, hello.nonce, hello.session_key, hello.rank, hello.nranks);
+  if (!join_proofs_equal(expected, hello.proof)) return "it did not prove the job secret (wrong key, or a replay)";
+  if (hello.session_key != session_key_) return "wrong session key (a unique id from another run?)";
+  return std::nullopt;
+}
+
+void RootService::note_refusal(const Connection& connection, const std::string& why) {
+  std::string host = connection.address.substr(0, connection.address.rfind(':'));
+  if (refused_addresses_.size() < 4096 && refused_addresses_.insert(host).second) {
+    log(LogLevel::kWarn, "bootstrap root refused a connection from {}: {}", connection.address, why);
   }
-  if (hello.session_key != session_key_) {
-    reject(connection, ErrorCode::kInvalidArgument,
-           "bootstrap root rejected the connection: wrong session key (a unique id from another run?)");
+}
+
+void RootService::refuse_stranger(Connection& connection, const std::string& why) {
+  note_refusal(connection, why);
+  // A stranger gets the reason (a rank with the wrong key wants to know) and
+  // the connection's challenge time to read it, no more.
+  close_after_reply(connection, ErrorCode::kInvalidArgument, "bootstrap root refused the connection: " + why);
+  connection.drop_deadline = std::min(connection.drop_deadline, connection.hello_deadline);
+}
+
+void RootService::on_hello(Connection& connection, const wire::Hello& hello) {
+  if (std::optional<std::string> why = refusal(connection, hello)) {
+    refuse_stranger(connection, *why);
     return;
   }
   connection.authenticated = true;
+  JoinProof welcome = root_join_proof(secret_, connection.nonce, hello.nonce, session_key_);
+  queue_reply(connection, std::nullopt, welcome);
   if (failure_) {
     if (nranks_ > 0 && hello.rank >= 0 && hello.rank < nranks_) ranks_[hello.rank] = RankState::kGone;
     close_after_reply(connection, failure_->code, failure_->message);
@@ -328,11 +389,6 @@ void RootService::queue_reply(Connection& connection, std::optional<ErrorCode> c
   write_to(connection);
 }
 
-void RootService::reject(Connection& connection, ErrorCode code, const std::string& message) {
-  log(LogLevel::kInfo, "bootstrap root: {}", message);
-  close_after_reply(connection, code, message);
-}
-
 void RootService::close_after_reply(Connection& connection, ErrorCode code, std::string_view message) {
   connection.closing = true;
   connection.drop_deadline = net::deadline_after(std::min(2.0, round_timeout_s_));
@@ -361,6 +417,10 @@ void RootService::check_deadlines() {
   if (!failure_ && round_deadline_ && now >= *round_deadline_) fail_session(ErrorCode::kTimeout, missing_ranks_message());
   for (auto& connection : connections_) {
     if (connection->closing && now >= connection->drop_deadline) connection->dead = true;
+    if (!connection->authenticated && !connection->closing && now >= connection->hello_deadline) {
+      note_refusal(*connection, "no hello within the time allowed");
+      connection->dead = true;
+    }
     // After a failure, a connection that never said hello is not worth waiting for.
     if (failure_ && !connection->closing && now >= linger_deadline_) connection->dead = true;
   }
@@ -377,16 +437,20 @@ int RootService::poll_timeout_ms() const {
   std::optional<Deadline> nearest;
   if (!failure_) nearest = round_deadline_;  // between rounds only a socket event can change anything
   if (failure_) nearest = linger_deadline_;
+  auto consider = [&nearest](Deadline deadline) {
+    if (!nearest || deadline < *nearest) nearest = deadline;
+  };
   for (const auto& connection : connections_) {
-    if (connection->closing && (!nearest || connection->drop_deadline < *nearest)) nearest = connection->drop_deadline;
+    if (connection->closing) consider(connection->drop_deadline);
+    if (!connection->authenticated && !connection->closing) consider(connection->hello_deadline);
   }
   return nearest ? net::milliseconds_until(*nearest) : -1;
 }
 
 }  // namespace
 
-void start_tcp_bootstrap_root(net::Fd listener, uint64_t session_key, double timeout_s) {
-  auto service = std::make_unique<RootService>(std::move(listener), session_key, timeout_s);
+void start_tcp_bootstrap_root(net::Fd listener, uint64_t session_key, const JobSecret& secret, double timeout_s) {
+  auto service = std::make_unique<RootService>(std::move(listener), session_key, secret, timeout_s);
   g_active_roots.fetch_add(1);
   try {
     std::thread([service = std::move(service)]() mutable {

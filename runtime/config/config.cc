@@ -105,6 +105,14 @@ constexpr std::array kTable{
               "Network interface whose address ncclGetUniqueId advertises (default: first "
               "non-loopback interface that is up)",
               "", &Config::socket_ifname},
+    ConfigVar{"STRATA_AUTH", ConfigType::kBool, "1",
+              "Ranks joining the bootstrap root prove knowledge of the job secret (HMAC-SHA256 "
+              "challenge-response); 0/off is logged and lets anyone who reaches the port join",
+              "", &Config::auth},
+    ConfigVar{"STRATA_AUTH_KEY_FILE", ConfigType::kString, "",
+              "File holding the job secret (at least 16 bytes, e.g. `openssl rand -hex 32`); "
+              "unique ids then carry no secret. Required to authenticate MASTER_ADDR rendezvous",
+              "", &Config::auth_key_file},
     ConfigVar{"STRATA_HOSTID", ConfigType::kString, "",
               "Host identity of this rank (default: hostname plus network-namespace id)", "", &Config::hostid},
     ConfigVar{"STRATA_UCX_SHM", ConfigType::kBool, "1",
@@ -320,6 +328,16 @@ std::vector<std::pair<std::string, std::string>> config_values() {
   std::vector<std::pair<std::string, std::string>> values;
   for (const ConfigVar& var : kTable) values.emplace_back(var.name, value_of(var, from_environment));
   return values;
+}
+
+JoinPolicy join_policy() {
+  const Config& settings = config();
+  JoinPolicy policy;
+  policy.authenticate = settings.auth;
+  if (!settings.auth_key_file.empty()) {
+    policy.key_file_secret = job_secret_from_key_file(settings.auth_key_file, "STRATA_AUTH_KEY_FILE");
+  }
+  return policy;
 }
 
 }  // namespace strata::runtime

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "runtime/bootstrap/join_auth.h"
 
 namespace strata::runtime {
 
@@ -42,6 +43,8 @@ struct Config {
   int spin_us{};               // busy-poll this long before sleeping; -1 = decide from core count
   int yield_us{};              // then poll with sched_yield(); -1 = decide from core count
   std::string socket_ifname;   // interface for the unique-id rendezvous
+  bool auth{};                 // STRATA_AUTH: ranks prove the job secret when they join (docs/security.md)
+  std::string auth_key_file;   // STRATA_AUTH_KEY_FILE: the job secret from a file every rank can read
   std::string hostid;          // overrides the detected host identity
   bool ucx_shm{};              // let UCX use shared memory between ranks of one host
   bool shm{};                  // Strata's own shared-memory transport between ranks of one host
@@ -90,6 +93,10 @@ void reload_config();
 
 // Current value of each variable as text (set, or the default), for strata-info.
 std::vector<std::pair<std::string, std::string>> config_values();
+
+// How this process's joins are authenticated: STRATA_AUTH, and the digest of
+// STRATA_AUTH_KEY_FILE when set (read on every call; throws naming the variable).
+JoinPolicy join_policy();
 
 // Parses "64K", "1M", "2G", "4096" into bytes.
 uint64_t parse_bytes(std::string_view text);

@@ -15,7 +15,7 @@ constexpr const char* kUniqueIdKey = "strata/unique_id";
 runtime::UniqueId agree_on_unique_id(c10d::Store& store, int rank, double timeout_s) {
   runtime::UniqueId id{};
   if (rank == 0) {
-    id = runtime::create_unique_id(runtime::config().socket_ifname, timeout_s);
+    id = runtime::create_unique_id(runtime::config().socket_ifname, timeout_s, runtime::join_policy());
     store.set(kUniqueIdKey, std::vector<uint8_t>(id.bytes.begin(), id.bytes.end()));
     return id;
   }
@@ -38,7 +38,7 @@ ProcessGroupStrata::ProcessGroupStrata(const c10::intrusive_ptr<c10d::Store>& st
     fail(ErrorCode::kInvalidArgument, where, "rank {} of world size {} is out of range", rank, size);
   const double timeout_s = timeout.count() > 0 ? timeout.count() : runtime::config().timeout_s;
   const runtime::UniqueId id = agree_on_unique_id(*store, rank, timeout_s);
-  bootstrap_ = runtime::connect_tcp_bootstrap(id, rank, size, timeout_s);
+  bootstrap_ = runtime::connect_tcp_bootstrap(id, rank, size, timeout_s, runtime::join_policy());
   comm_ = runtime::Communicator::create(*bootstrap_, {"torch", timeout_s});
   worker_ = std::thread([this] { run_worker(); });
 }
