@@ -185,8 +185,12 @@ std::string node_hardware_to_json(const NodeHardware& hardware) {
 }
 
 NodeHardware node_hardware_from_json(std::string_view text, const std::string& origin) {
-  const json root = json::parse(text, nullptr, false);
-  if (root.is_discarded()) bad(origin, "(document)", "not valid JSON");
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::exception& error) {  // parse_error, and out_of_range for a number too large
+    bad(origin, "(document)", fmt::format("not valid JSON: {}", error.what()));
+  }
   const std::string top = "(top level)";
   NodeHardware hardware;
   hardware.discovered = get<bool>(root, "discovered", origin, top);

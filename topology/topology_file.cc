@@ -85,7 +85,7 @@ TopologyFile parse_topology_file(std::string_view json_text, const std::string& 
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, and out_of_range for a number too large
     bad(path, "(syntax)", error.what());
   }
   TopologyFile file{path, parse_sites(root, path), {}, topology_file_hash(json_text)};

@@ -82,6 +82,8 @@ std::string error_of(const std::string& text) {
 
 TEST(NodeDiscovery, BadJsonNamesOriginAndField) {
   EXPECT_NE(error_of("{").find("node hardware from rank 3: (document)"), std::string::npos);
+  // A number too large for a double is nlohmann's out_of_range, not a parse error.
+  EXPECT_NE(error_of(R"({"cores": 1e999})").find("(document)"), std::string::npos);
   std::string text = node_hardware_to_json(sample());
   text.replace(text.find("\"cores\":64"), 10, "\"cores\":\"x\"");
   EXPECT_NE(error_of(text).find("rank 3: (top level).cores: wrong type"), std::string::npos) << error_of(text);

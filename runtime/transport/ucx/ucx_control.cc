@@ -21,26 +21,6 @@ std::chrono::duration<double> ping_interval(double peer_timeout_s) {
 
 }  // namespace
 
-ControlMessage make_control_message(ControlKind kind, int subject, std::string_view text) {
-  ControlMessage message;
-  message.kind = kind;
-  message.subject = subject;
-  message.text_bytes = static_cast<uint32_t>(std::min(text.size(), kControlTextBytes));
-  std::memcpy(message.text, text.data(), message.text_bytes);
-  return message;
-}
-
-std::optional<ControlMessage> parse_control_message(std::span<const std::byte> bytes, int world_size) {
-  ControlMessage message;
-  if (bytes.size() != sizeof(message)) return std::nullopt;
-  std::memcpy(&message, bytes.data(), sizeof(message));
-  const auto kind = static_cast<uint8_t>(message.kind);
-  if (message.magic != kControlMagic || kind < 1 || kind > 5) return std::nullopt;
-  if (message.subject < 0 || message.subject >= world_size) return std::nullopt;
-  if (message.text_bytes > kControlTextBytes) return std::nullopt;
-  return message;
-}
-
 void UcxTransport::post_control_receive_locked() {
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
